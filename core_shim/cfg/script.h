@@ -1,0 +1,43 @@
+// The cfg language: parser (cfg file -> globals, modules, routes) and the
+// interpreter that runs routes (spec §7, decisions.md §16-17).
+#pragma once
+
+#include <string>
+#include <vector>
+
+struct sip_msg;
+
+namespace shim {
+
+// Parses the cfg: applies globals (g_globals), runs loadmodule/modparam as
+// they appear, builds the route tree. On error returns -1 and *err holds
+// "<file>:<line>: <message>"; nothing has been started.
+int cfg_parse_file(const std::string &path, std::string &err);
+int cfg_parse_string(const std::string &text, const std::string &name,
+                     std::string &err);
+
+// After modules_init(): resolves route(NAME) calls, runs fixups of literal
+// params, checks each function's allowed route types (a sub-route takes its
+// callers' types). -1 with *err ("file:line: ...").
+int cfg_fixup(std::string &err);
+
+// Drops the parsed script (shutdown, tests).
+void cfg_reset();
+
+// Running routes. Each returns the action flags of the run (bit 1 = exit
+// reached, bit 2 = drop). They are thread-safe: per-run state lives on the
+// caller's stack; $var is per thread.
+int script_run_request(sip_msg *msg);
+int script_run_startup();   // no-op when there is no startup_route
+
+struct timer_route_info {
+	std::string name;
+	unsigned int interval;
+};
+const std::vector<timer_route_info> &script_timer_routes();
+int script_run_timer(size_t index);
+
+#define SCRIPT_EXIT_FLAG 1
+#define SCRIPT_DROP_FLAG 2
+
+} // namespace shim

@@ -1,0 +1,23 @@
+// The MI core: command table, JSON-RPC handling, core:* commands.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace shim {
+
+// Registers the host's own commands (core:which help version uptime pwd
+// arg ps kill log_level xlog_level). Called once by main before modules
+// init.
+void mi_register_core_commands();
+
+// argv as given to the host (core:arg).
+void mi_set_argv(int argc, char **argv);
+
+// Canonical names in registration order (what `which` lists).
+std::vector<std::string> mi_command_names();
+
+// Drops every registered command (unit tests).
+void mi_reset();
+
+} // namespace shim

@@ -1,0 +1,38 @@
+// The thread roster: every thread the host runs, in `ps` order
+// (decisions.md §14). Entries are added before the thread starts and never
+// removed while the host runs, so pointers stay valid.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+struct ev_loop;
+
+namespace shim {
+
+enum proc_type { PROC_TYPE_NONE = 0, PROC_TYPE_UDP = 1, PROC_TYPE_TCP = 2,
+                 PROC_TYPE_TIMER = 3 };
+
+struct proc_entry {
+	int id = 0;                        // roster index (`ID`)
+	std::atomic<int> pid{0};           // OS thread id, set by the thread
+	std::string type;                  // "SIP receiver udp:127.0.0.1:5060"
+	int ptype = PROC_TYPE_NONE;
+	std::atomic<int> log_level{2};
+	std::atomic<int> profiling_level{0};
+	std::atomic<bool> running{false};
+	struct ev_loop *loop = nullptr;    // owned by the thread
+};
+
+// Adds an entry (main thread only, before threads start). Returns its id.
+int roster_add(const std::string &type, int ptype);
+// Number of entries and access by id (stable pointers).
+int roster_size();
+proc_entry *roster_get(int id);
+// The calling thread's entry, or nullptr for unmanaged threads.
+proc_entry *roster_self();
+// Binds the calling thread to entry `id` (sets pid, thread-locals).
+void roster_bind_self(int id);
+
+} // namespace shim
