@@ -10,3 +10,9 @@ void lifecycle_set(int state);
 void shim_request_stop();
 
 } // namespace shim
+
+namespace shim {
+// Marks shutdown as begun (shim_should_stop() turns true) without a signal.
+void lifecycle_mark_stopping();
+void lifecycle_set_startup_time(long t);
+} // namespace shim

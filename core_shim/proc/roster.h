@@ -36,3 +36,8 @@ proc_entry *roster_self();
 void roster_bind_self(int id);
 
 } // namespace shim
+
+namespace shim {
+// Drops every entry (unit tests only).
+void roster_reset();
+} // namespace shim

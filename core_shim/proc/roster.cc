@@ -1,0 +1,81 @@
+// Thread roster. Entries are created on the main thread before any worker
+// starts and live until exit, so readers on other threads (core:ps,
+// core:log_level) may walk the table without locks; fields that change at
+// run time are atomics.
+#include "proc/roster.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <deque>
+#include <memory>
+
+#include "log/log.h"
+#include "opensips/host.h"
+
+namespace shim {
+namespace {
+// deque: push_back never moves existing elements.
+std::deque<proc_entry> g_roster;
+std::atomic<int> g_count{0};
+thread_local proc_entry *t_self = nullptr;
+thread_local int t_tid = 0;
+} // namespace
+
+int roster_add(const std::string &type, int ptype)
+{
+	proc_entry &e = g_roster.emplace_back();
+	e.id = (int)g_roster.size() - 1;
+	e.type = type;
+	e.ptype = ptype;
+	e.log_level.store(log_global_level());
+	g_count.store((int)g_roster.size(), std::memory_order_release);
+	return e.id;
+}
+
+int roster_size() { return g_count.load(std::memory_order_acquire); }
+
+proc_entry *roster_get(int id)
+{
+	if (id < 0 || id >= roster_size())
+		return nullptr;
+	return &g_roster[(size_t)id];
+}
+
+proc_entry *roster_self() { return t_self; }
+
+void roster_bind_self(int id)
+{
+	t_self = roster_get(id);
+	if (t_self)
+		t_self->pid.store(shim_my_pid());
+}
+
+void roster_reset()
+{
+	g_count.store(0);
+	g_roster.clear();
+	t_self = nullptr;
+}
+
+} // namespace shim
+
+using namespace shim;
+
+extern "C" {
+
+struct ev_loop *shim_thread_loop(void)
+{
+	return t_self ? t_self->loop : nullptr;
+}
+
+int shim_process_no(void) { return t_self ? t_self->id : -1; }
+
+int shim_my_pid(void)
+{
+	if (!t_tid)
+		t_tid = (int)syscall(SYS_gettid);
+	return t_tid;
+}
+
+} // extern "C"

@@ -1,0 +1,201 @@
+#include "sip/udp_receiver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <deque>
+#include <memory>
+
+#include "cfg/globals.h"
+#include "cfg/script.h"
+#include "opensips/dprint.h"
+#include "opensips/host.h"
+#include "proc/roster.h"
+#include "proc/threads.h"
+#include "sip/sip_parser.h"
+
+namespace shim {
+namespace {
+
+constexpr int kBatch = 32;
+constexpr int kMaxDatagram = 65536;
+
+struct receiver {
+	ev_io io;                   // first member: the callback casts back
+	const sip_socket *sock = nullptr;
+	sip_counters counters;
+	unsigned int next_id = 0;
+	// Receive buffers for one recvmmsg batch.
+	std::unique_ptr<char[]> bufs;
+	mmsghdr hdrs[kBatch];
+	iovec iovs[kBatch];
+	sockaddr_storage addrs[kBatch];
+};
+
+std::deque<receiver> g_receivers;
+
+int udp_send(struct sip_msg *msg, const char *buf, int len)
+{
+	ssize_t n = sendto(msg->rcv->fd, buf, (size_t)len, 0,
+	                   (const sockaddr *)&msg->src, msg->src_len);
+	return n == len ? 0 : -1;
+}
+
+void handle_datagram(receiver *r, char *buf, int len, const sockaddr_storage *from,
+                     socklen_t from_len)
+{
+	r->counters.received.fetch_add(1, std::memory_order_relaxed);
+	sip_msg msg;
+	msg.id = ++r->next_id;
+	msg.buf = buf;
+	msg.len = len;
+	msg.rcv = r->sock;
+	msg.send = udp_send;
+	memcpy(&msg.src, from, from_len);
+	msg.src_len = from_len;
+	if (from->ss_family == AF_INET) {
+		auto *a = (const sockaddr_in *)from;
+		inet_ntop(AF_INET, &a->sin_addr, msg.src_ip, sizeof(msg.src_ip));
+		msg.src_port = ntohs(a->sin_port);
+	} else if (from->ss_family == AF_INET6) {
+		auto *a = (const sockaddr_in6 *)from;
+		inet_ntop(AF_INET6, &a->sin6_addr, msg.src_ip, sizeof(msg.src_ip));
+		msg.src_port = ntohs(a->sin6_port);
+	}
+	if (sip_parse(&msg) < 0) {
+		r->counters.malformed.fetch_add(1, std::memory_order_relaxed);
+		return;
+	}
+	if (!msg.is_request) {
+		r->counters.dropped_replies.fetch_add(1, std::memory_order_relaxed);
+		return;
+	}
+	script_run_request(&msg);
+	if (msg.replied)
+		r->counters.replied.fetch_add(1, std::memory_order_relaxed);
+}
+
+void on_readable(struct ev_loop *, ev_io *w, int)
+{
+	receiver *r = reinterpret_cast<receiver *>(w);
+	// Bounded drain: at most a few batches per wake-up so the loop's other
+	// watchers (stop, timers) keep running under load.
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < kBatch; i++) {
+			r->iovs[i].iov_base = r->bufs.get() + (size_t)i * kMaxDatagram;
+			r->iovs[i].iov_len = kMaxDatagram - 1;
+			memset(&r->hdrs[i].msg_hdr, 0, sizeof(r->hdrs[i].msg_hdr));
+			r->hdrs[i].msg_hdr.msg_iov = &r->iovs[i];
+			r->hdrs[i].msg_hdr.msg_iovlen = 1;
+			r->hdrs[i].msg_hdr.msg_name = &r->addrs[i];
+			r->hdrs[i].msg_hdr.msg_namelen = sizeof(r->addrs[i]);
+		}
+		int n = recvmmsg(r->io.fd, r->hdrs, kBatch, MSG_DONTWAIT, nullptr);
+		if (n <= 0)
+			return; // EAGAIN (another receiver took it) or a transient error
+		for (int i = 0; i < n; i++) {
+			char *buf = (char *)r->iovs[i].iov_base;
+			int len = (int)r->hdrs[i].msg_len;
+			buf[len] = '\0';
+			handle_datagram(r, buf, len, &r->addrs[i],
+			                r->hdrs[i].msg_hdr.msg_namelen);
+		}
+		if (n < kBatch)
+			return;
+	}
+}
+
+int bind_udp(sip_socket &s, std::string &err)
+{
+	addrinfo hints{}, *res = nullptr;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	std::string port = std::to_string(s.port);
+	int rc = getaddrinfo(s.ip.c_str(), port.c_str(), &hints, &res);
+	if (rc != 0) {
+		err = "cannot resolve socket " + s.text + ": " + gai_strerror(rc);
+		return -1;
+	}
+	int fd = socket(res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(res);
+		err = "socket(): " + std::string(strerror(errno));
+		return -1;
+	}
+	int one = 1, rcvbuf = 4 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+		err = "cannot bind " + s.text + ": " + strerror(errno);
+		close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	s.fd = fd;
+	return 0;
+}
+
+} // namespace
+
+int udp_sockets_open(std::string &err)
+{
+	for (auto &s : g_globals.sockets)
+		if (s.proto == 1 && bind_udp(s, err) < 0)
+			return -1;
+	return 0;
+}
+
+void udp_receivers_start()
+{
+	for (auto &s : g_globals.sockets) {
+		if (s.proto != 1)
+			continue;
+		int workers = g_globals.udp_workers > 0 ? g_globals.udp_workers : 1;
+		for (int i = 0; i < workers; i++) {
+			receiver &r = g_receivers.emplace_back();
+			r.sock = &s;
+			r.bufs.reset(new char[(size_t)kBatch * kMaxDatagram]);
+			int id = roster_add("SIP receiver " + s.text, PROC_TYPE_UDP);
+			int rank = (int)g_receivers.size();
+			receiver *rp = &r;
+			thread_spawn(id, rank, true, [rp]() {
+				ev_io_init(&rp->io, on_readable, rp->sock->fd, EV_READ);
+				ev_io_start(shim_thread_loop(), &rp->io);
+				return 0;
+			});
+		}
+	}
+}
+
+void udp_sockets_close()
+{
+	for (auto &s : g_globals.sockets)
+		if (s.fd >= 0) {
+			close(s.fd);
+			s.fd = -1;
+		}
+}
+
+void udp_counters_total(unsigned long *received, unsigned long *replied,
+                        unsigned long *malformed)
+{
+	unsigned long a = 0, b = 0, c = 0;
+	for (auto &r : g_receivers) {
+		a += r.counters.received.load(std::memory_order_relaxed);
+		b += r.counters.replied.load(std::memory_order_relaxed);
+		c += r.counters.malformed.load(std::memory_order_relaxed);
+	}
+	if (received) *received = a;
+	if (replied) *replied = b;
+	if (malformed) *malformed = c;
+}
+
+} // namespace shim
