@@ -200,6 +200,7 @@ int main(int argc, char **argv)
 	lifecycle_set_startup_time(time(nullptr));
 	mi_set_argv(argc, argv);
 	roster_bind_self(roster_add("attendant", PROC_TYPE_NONE));
+	roster_self()->running.store(true);
 
 	// Signals are taken synchronously by the attendant (sigwait below);
 	// every thread inherits this mask. Nobody wants SIGPIPE.

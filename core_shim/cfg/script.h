@@ -37,6 +37,22 @@ struct timer_route_info {
 const std::vector<timer_route_info> &script_timer_routes();
 int script_run_timer(size_t index);
 
+// event_route[NAME] blocks. The index is into the event routes only.
+// -1 when there is no block for `name`.
+int script_find_event_route(const std::string &name);
+std::vector<std::string> script_event_route_names();
+// A parameter of the event, read in the route as $param(name) or
+// $param(position, 1-based).
+struct script_param {
+	std::string name;
+	bool is_int = false;
+	long i = 0;
+	std::string s;
+};
+// Runs event route `idx` on the calling thread (no SIP message); returns the
+// action flags.
+int script_run_event_route(int idx, const std::vector<script_param> &params);
+
 #define SCRIPT_EXIT_FLAG 1
 #define SCRIPT_DROP_FLAG 2
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace shim {
@@ -19,5 +20,9 @@ std::vector<std::string> mi_command_names();
 
 // Drops every registered command (unit tests).
 void mi_reset();
+
+// MI requests run so far, per transport name given to mi_run_jsonrpc()
+// ("fifo", "datagram", "http"): for opensips_mi_requests_total.
+std::vector<std::pair<std::string, unsigned long>> mi_request_counts();
 
 } // namespace shim

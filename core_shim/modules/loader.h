@@ -42,6 +42,9 @@ int modules_init(std::string &err);
 // child_init(rank) of every module, in load order, on the calling thread.
 int modules_child_init(int rank);
 void modules_destroy();
+// Unloads every module (dlclose) and empties the list: tests only, after
+// modules_destroy().
+void modules_reset();
 
 const std::vector<loaded_module *> &modules_list();
 const loaded_module *module_find(const std::string &name);

@@ -62,6 +62,11 @@ typedef struct mi_export_ {
  * (with a leading "proto_" removed). Returns 0 or -1 (duplicate name). */
 int register_mi_mod(const char *mod_name, const mi_export_t *cmds);
 
+/* Runs every registered command's init_f once in the calling thread; each
+ * MI transport thread calls it before serving requests (init_mi_child in
+ * OpenSIPS). 0, or -1 if an init_f failed. */
+int init_mi_child(void);
+
 /* ---- responses ---- */
 mi_response_t *init_mi_result_object(mi_item_t **object_out);
 mi_response_t *init_mi_result_array(mi_item_t **array_out);

@@ -1,0 +1,234 @@
+#!/bin/sh
+# bench/run.sh: the benchmarks behind `make bench` (see bench/README.md).
+#
+# Starts build/opensips-shim on free loopback ports, drives it with
+# build/bench/loadgen (closed loop, W requests in flight) and prints a table
+# of figures against the OpenSIPS 4.1 reference. Nothing here is asserted:
+# the exit status is non-zero only when the benchmark could not run.
+#
+# Environment: BUILD (build dir, default build), BENCH_DURATION (s per run,
+# default 5), BENCH_WARMUP (s, default 1), BENCH_SOCKETS (client sockets for
+# W>1, default 2), BENCH_PERF=1 (record `perf` on the host during each run
+# into $BUILD/bench/perf-<run>.data when perf works), BENCH_KEEP=1 (keep the
+# temp dir and print its path).
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+case $BUILD in /*) B=$BUILD ;; *) B=$ROOT/$BUILD ;; esac
+DUR=${BENCH_DURATION:-5}
+WARM=${BENCH_WARMUP:-1}
+SOCKS=${BENCH_SOCKETS:-2}
+HOSTBIN=$B/opensips-shim
+LG=$B/bench/loadgen
+RSS_BUDGET_KB=20480
+
+HPID=
+EPID=
+TMP=
+cleanup() {
+	status=$?
+	for p in $HPID $EPID; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill -TERM "$p" 2>/dev/null || true
+			i=0
+			while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+			kill -KILL "$p" 2>/dev/null || true
+		fi
+	done
+	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+		if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $TMP"; else rm -rf "$TMP"; fi
+	fi
+	exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() { echo "bench: $*" >&2; exit 1; }
+
+# ---- build --------------------------------------------------------------
+# Under `make bench` the host is already built (bench depends on all).
+if [ -z "${MAKELEVEL:-}" ]; then
+	make -s BUILD="$BUILD" all || fail "host build failed"
+fi
+[ -x "$HOSTBIN" ] || fail "$HOSTBIN missing: run make first"
+mkdir -p "$B/bench"
+if [ ! -x "$LG" ] || [ bench/loadgen.cc -nt "$LG" ]; then
+	${CXX:-g++} -std=c++20 -O2 -Wall -Wextra -o "$LG" bench/loadgen.cc || fail "loadgen build failed"
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/shim-bench.XXXXXX")
+set -- $("$LG" --free-ports 3)
+SIPPORT=$1 MIPORT=$2 ECHOPORT=$3
+
+# ---- helpers ------------------------------------------------------------
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# utime+stime of a process (all its threads), in clock ticks; fields are
+# counted after the ")" closing the command name, which may hold spaces
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0; }
+# "busy idle softirq" jiffies of the whole machine (all cores), /proc/stat
+sys_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, $5 + $6, $8 }' /proc/stat; }
+TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+# key=value field from a RESULT line
+field() { printf '%s\n' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+PERF=
+if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null 2>&1; then PERF=perf; fi
+
+RESULTS=$TMP/results
+: >"$RESULTS"
+# run NAME MODE PORT WINDOW SOCKETS REF
+run() {
+	name=$1 mode=$2 port=$3 w=$4 s=$5 ref=$6
+	c0=$(cpu_ticks "$HPID") t0=$(now_cs) m0=$(sys_ticks)
+	ppid=
+	if [ -n "$PERF" ]; then
+		perf record -q -g -p "$HPID" -o "$B/bench/perf-$name.data" -- sleep "$((DUR + WARM))" \
+			>/dev/null 2>&1 &
+		ppid=$!
+	fi
+	line=$("$LG" --mode "$mode" --port "$port" --window "$w" --sockets "$s" \
+		--duration "$DUR" --warmup "$WARM") || true
+	[ -n "$ppid" ] && wait "$ppid" 2>/dev/null || true
+	c1=$(cpu_ticks "$HPID") t1=$(now_cs) m1=$(sys_ticks)
+	kill -0 "$HPID" 2>/dev/null || { tail -20 "$TMP/host.log" >&2; fail "host died during $name"; }
+	[ -n "$line" ] || fail "loadgen produced no result for $name"
+	hcpu=$(awk -v c="$((c1 - c0))" -v t="$((t1 - t0))" -v k="$TCK" \
+		'BEGIN { if (t > 0) printf "%.0f", 100 * c / k / (t / 100); else print 0 }')
+	# softirq % (loopback delivery is charged there, not to either
+	# process) and "other": machine busy minus host, generator and softirq,
+	# i.e. CPU taken by unrelated processes; 100% per core
+	gcpu=$(field "$line" cpu_pct)
+	set -- $(echo "$m0 $m1" | awk -v n="$(nproc)" -v h="$hcpu" -v g="${gcpu:-0}" \
+		'{ b = $4 - $1; i = $5 - $2; q = $6 - $3; t = b + i; if (t <= 0) t = 1
+		   o = 100 * n * (b - q) / t - h - g; if (o < 0) o = 0
+		   printf "%.0f %.0f\n", 100 * n * q / t, o }')
+	sirq=$1 other=$2
+	echo "$name|$ref|$hcpu|$sirq|$other|$line" >>"$RESULTS"
+	echo "  $line host_cpu_pct=$hcpu softirq_pct=$sirq other_pct=$other" >&2
+}
+
+echo "bench: ${DUR}s per run after ${WARM}s warm-up; 2-core machine (nproc=$(nproc)) shared by host and load generator" >&2
+
+# ---- loopback floor: the same generator against a trivial echo ------------
+"$LG" --serve mi --port "$ECHOPORT" &
+EPID=$!
+"$LG" --mode mi --port "$ECHOPORT" --probe-ms 3000 || fail "echo server did not start"
+FLOOR=$("$LG" --mode mi --port "$ECHOPORT" --window 1 --duration 2 --warmup 0.5) || true
+echo "  floor: $FLOOR" >&2
+kill -TERM "$EPID" 2>/dev/null || true
+wait "$EPID" 2>/dev/null || true
+EPID=
+
+# ---- start the host -------------------------------------------------------
+CFG=$TMP/bench.cfg
+cat >"$CFG" <<EOF
+# generated by bench/run.sh
+log_level = 2
+udp_workers = 2
+mpath = "$B/modules/"
+socket = udp:127.0.0.1:$SIPPORT
+loadmodule "proto_udp.so"
+loadmodule "sl.so"
+loadmodule "mi_datagram.so"
+modparam("mi_datagram", "socket_name", "udp:127.0.0.1:$MIPORT")
+loadmodule "status_report.so"
+modparam("status_report", "script_sr_group", "app")
+route {
+	if (!sr_check_status("core")) { sl_send_reply(503, "Not Ready"); exit; }
+	sl_send_reply(200, "OK");
+	exit;
+}
+EOF
+
+"$HOSTBIN" -F -f "$CFG" >"$TMP/host.log" 2>&1 &
+HPID=$!
+if ! "$LG" --mode mi --port "$MIPORT" --probe-ms 10000 ||
+	! "$LG" --mode sip --port "$SIPPORT" --probe-ms 5000; then
+	echo "bench: host did not answer; its log:" >&2
+	tail -30 "$TMP/host.log" >&2
+	fail "host not ready"
+fi
+sleep 1
+RSS0=$(rss_kb "$HPID")
+THR=$(threads "$HPID")
+
+# ---- runs ----------------------------------------------------------------
+run mi-w1 mi "$MIPORT" 1 1 10000
+run mi-w8 mi "$MIPORT" 8 "$SOCKS" 49000
+run sip-w1 sip "$SIPPORT" 1 1 12000
+run sip-w8 sip "$SIPPORT" 8 "$SOCKS" 22000
+run sip-w32 sip "$SIPPORT" 32 "$SOCKS" 35000
+
+sleep 1
+RSS1=$(rss_kb "$HPID")
+HWM=$(hwm_kb "$HPID")
+
+# ---- stop the host -------------------------------------------------------
+kill -TERM "$HPID"
+i=0
+while kill -0 "$HPID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$HPID" 2>/dev/null; then
+	STOP="did not exit within 5 s of SIGTERM (killed)"
+else
+	wait "$HPID" 2>/dev/null && STOP="exited 0 after SIGTERM" || STOP="exited $? after SIGTERM"
+fi
+HPID_DONE=$HPID
+HPID=
+
+# ---- report ----------------------------------------------------------------
+label() {
+	case $1 in
+	mi-w1) echo "MI sr_get_status core, W=1" ;;
+	mi-w8) echo "MI sr_get_status core, W=8" ;;
+	sip-w1) echo "SIP OPTIONS sr_check_status, W=1" ;;
+	sip-w8) echo "SIP OPTIONS sr_check_status, W=8" ;;
+	sip-w32) echo "SIP OPTIONS sr_check_status, W=32" ;;
+	esac
+}
+echo
+echo "opensips-shim benchmarks: $HOSTBIN (pid $HPID_DONE, $THR threads), udp_workers=2"
+echo "closed loop over loopback UDP, W requests in flight, ${DUR} s measured after ${WARM} s warm-up"
+echo "NOTE: this machine has $(nproc) cores, shared by the host and the load generator;"
+echo "      W=1 figures also depend on whether the two land on the same core (see bench/README.md)."
+echo
+printf '%-34s %9s %9s %7s %6s %7s %7s %7s %5s %5s %5s %5s %5s\n' \
+	figure "req/s" "ref/s" ratio "1.5x" "p50 us" "p99 us" "max us" lost "h cpu" "g cpu" sirq other
+NOISY=0
+while IFS='|' read -r name ref hcpu sirq other line; do
+	[ "$other" -le 25 ] || NOISY=1
+	rps=$(field "$line" rps)
+	lost=$(field "$line" lost)
+	err=$(field "$line" err)
+	ratio=$(awk -v a="$rps" -v b="$ref" 'BEGIN { printf "%.2fx", a / b }')
+	ok=$(awk -v a="$rps" -v b="$ref" 'BEGIN { print (a >= 1.5 * b) ? "ok" : "below" }')
+	[ "${err:-0}" = 0 ] || ok="ERR:$err"
+	printf '%-34s %9s %9s %7s %6s %7s %7s %7s %5s %4s%% %4s%% %4s%% %4s%%\n' \
+		"$(label "$name")" "$rps" "$ref" "$ratio" "$ok" \
+		"$(field "$line" p50_us)" "$(field "$line" p99_us)" "$(field "$line" max_us)" \
+		"$lost" "$hcpu" "$(field "$line" cpu_pct)" "$sirq" "$other"
+done <"$RESULTS"
+printf '%-34s %9s %9s %7s %6s %7s %7s %7s %5s %5s %4s%% %5s %5s\n' \
+	"loopback floor (echo server, W=1)" "$(field "$FLOOR" rps)" - - - \
+	"$(field "$FLOOR" p50_us)" "$(field "$FLOOR" p99_us)" "$(field "$FLOOR" max_us)" \
+	"$(field "$FLOOR" lost)" - "$(field "$FLOOR" cpu_pct)" - -
+echo
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
+verdict() { [ "$1" -le $RSS_BUDGET_KB ] && echo "within the 20 MB budget" || echo "OVER the 20 MB budget"; }
+echo "RSS idle after startup: $(mb "$RSS0") ($(verdict "$RSS0"))"
+echo "RSS idle after the load: $(mb "$RSS1") ($(verdict "$RSS1")); peak (VmHWM) $(mb "$HWM")"
+echo "host $STOP"
+echo "(req/s: replies per second in the measured window; ref/s: OpenSIPS 4.1 on this machine;"
+echo " 1.5x: the issue's target; h cpu / g cpu: host / generator CPU, 100% = one core;"
+echo " sirq: softirq (loopback delivery); other: CPU used by unrelated processes)"
+if [ $NOISY = 1 ]; then
+	echo "WARNING: other processes used more than 25% CPU during some runs; those figures"
+	echo "         understate the host. Re-run on a quiet machine."
+fi
+[ -n "$PERF" ] && echo "perf data: $B/bench/perf-*.data (perf report -i ...)"
+exit 0

@@ -1,0 +1,38 @@
+// The MI command table (spec §5.2).
+//
+// Locking: commands are registered on the main thread during startup and
+// the table is read-only afterwards; lookups still take a shared lock so a
+// late registration (or mi_reset in unit tests) cannot race a reader.
+// Entries are heap-allocated and never move, so a looked-up entry stays
+// valid until mi_reset().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "opensips/mi.h"
+
+namespace shim::mi {
+
+struct cmd_entry {
+	std::string ns;   // "core"
+	std::string name; // "uptime"
+	std::string full; // "core:uptime"
+	mi_export_t exp;  // copy of the module's entry (strings still theirs)
+	std::vector<std::string> aliases;
+};
+
+struct lookup_result {
+	const cmd_entry *cmd = nullptr;
+	// Set when the name matched several commands (full names, in
+	// registration order): -32001.
+	std::vector<std::string> ambiguous;
+};
+
+lookup_result lookup(const std::string &method);
+// Full names starting with `prefix`, in registration order.
+std::vector<std::string> names_with_prefix(const std::string &prefix);
+// Canonical names, then (with_aliases) every alias, in registration order.
+std::vector<std::string> all_names(bool with_aliases);
+
+} // namespace shim::mi

@@ -1,0 +1,389 @@
+// mi_datagram: JSON-RPC over UDP or a unix datagram socket (spec §5.5).
+//
+// One socket, created in mod_init on the main thread so a bad socket_name
+// fails startup; `children_count` threads named "MI Datagram" each watch it
+// on their own libev loop. Receives never block (MSG_DONTWAIT: the threads
+// share the descriptor); replies block at most `socket_timeout` ms
+// (SO_SNDTIMEO).
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ev.h>
+#include <grp.h>
+#include <memory>
+#include <mutex>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <string>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <vector>
+
+#include "opensips/host.h"
+#include "opensips/mi.h"
+#include "opensips/sr_module.h"
+
+namespace {
+
+// ---- modparams ----
+char *socket_name = nullptr;
+int children_count = 1;
+int socket_timeout = 2000;
+int socket_buf_size = 65457;
+int unix_socket_mode = 0660;
+int pretty_printing = 0;
+char *trace_destination = nullptr;
+char *trace_bwlist = nullptr;
+long unix_uid = -1, unix_gid = -1;
+
+// ---- runtime ----
+int g_fd = -1;
+std::string g_unix_path; // set when we bound a unix socket (unlinked at exit)
+
+struct worker {
+	ev_io io;
+	std::vector<char> buf;
+};
+std::mutex g_workers_lock;
+std::vector<std::unique_ptr<worker>> g_workers; // freed at process exit
+
+const char parse_error_text[] = "400 Parse_error";
+const char internal_error_text[] = "500 Internal error";
+
+int resolve_id(const char *v, bool user, long *out)
+{
+	if (!v || !*v)
+		return -1;
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*end == 0 && n >= 0) {
+		*out = n;
+		return 0;
+	}
+	if (user) {
+		struct passwd pw, *res = nullptr;
+		char buf[4096];
+		if (getpwnam_r(v, &pw, buf, sizeof buf, &res) != 0 || !res)
+			return -1;
+		*out = (long)pw.pw_uid;
+	} else {
+		struct group gr, *res = nullptr;
+		char buf[4096];
+		if (getgrnam_r(v, &gr, buf, sizeof buf, &res) != 0 || !res)
+			return -1;
+		*out = (long)gr.gr_gid;
+	}
+	return 0;
+}
+
+int set_owner(modparam_t type, void *val, bool user, long *out)
+{
+	if (PARAM_TYPE_MASK(type) & INT_PARAM) {
+		long v = (long)val;
+		if (v < 0)
+			return -1;
+		*out = v;
+		return 0;
+	}
+	if (resolve_id((const char *)val, user, out) < 0) {
+		LM_ERR("unknown %s '%s'\n", user ? "user" : "group", (const char *)val);
+		return -1;
+	}
+	return 0;
+}
+
+int set_unix_user(modparam_t type, void *val) { return set_owner(type, val, true, &unix_uid); }
+int set_unix_group(modparam_t type, void *val) { return set_owner(type, val, false, &unix_gid); }
+
+void datagram_proc(int rank);
+
+// Not const: children_count sets `no`.
+proc_export_t procs[] = {
+	{"MI Datagram", nullptr, nullptr, datagram_proc, 1, PROC_FLAG_INITCHILD},
+	{nullptr, nullptr, nullptr, nullptr, 0, 0},
+};
+
+int set_children_count(modparam_t, void *val)
+{
+	long v = (long)val;
+	if (v < 1 || v > 64) {
+		LM_ERR("children_count must be between 1 and 64\n");
+		return -1;
+	}
+	children_count = (int)v;
+	procs[0].no = (unsigned)v;
+	return 0;
+}
+
+bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		auto *in = (const struct sockaddr_in *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		auto *in6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return true;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return in6->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+// "udp:<host>:<port>": the port is after the last ':', IPv6 hosts may be
+// bracketed. Returns the bound socket or -1.
+int open_udp(const std::string &spec)
+{
+	std::string rest = spec.substr(4);
+	size_t colon = rest.rfind(':');
+	if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) {
+		LM_ERR("bad socket_name '%s': expected udp:<host>:<port>\n", spec.c_str());
+		return -1;
+	}
+	std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
+	char *end;
+	long p = strtol(port.c_str(), &end, 10);
+	if (*end || p < 1024 || p > 65535) {
+		LM_ERR("bad socket_name '%s': the port must be 1024..65535\n", spec.c_str());
+		return -1;
+	}
+	if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+		host = host.substr(1, host.size() - 2);
+	struct addrinfo hints {}, *ai = nullptr;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	const char *h = (host == "*" || host.empty()) ? nullptr : host.c_str();
+	int rc = getaddrinfo(h, port.c_str(), &hints, &ai);
+	if (rc != 0 || !ai) {
+		LM_ERR("bad socket_name '%s': cannot resolve '%s': %s\n", spec.c_str(),
+		       host.c_str(), gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		LM_ERR("socket(): %s\n", strerror(errno));
+		freeaddrinfo(ai);
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		LM_ERR("cannot bind MI datagram socket %s: %s\n", spec.c_str(), strerror(errno));
+		close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	if (!is_loopback(ai->ai_addr))
+		LM_WARN("MI datagram socket %s is reachable beyond loopback and has no "
+		        "authentication: anyone who can reach it controls the server\n",
+		        spec.c_str());
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int open_unix(const std::string &path)
+{
+	struct sockaddr_un sun {};
+	if (path.size() >= sizeof sun.sun_path) {
+		LM_ERR("socket_name '%s' is too long for a unix socket path\n", path.c_str());
+		return -1;
+	}
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+	if (unlink(path.c_str()) < 0 && errno != ENOENT) {
+		LM_ERR("cannot remove existing %s: %s\n", path.c_str(), strerror(errno));
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		LM_ERR("socket(): %s\n", strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+		LM_ERR("cannot bind MI datagram socket %s: %s\n", path.c_str(), strerror(errno));
+		close(fd);
+		return -1;
+	}
+	g_unix_path = path;
+	if (chmod(path.c_str(), (mode_t)unix_socket_mode) < 0)
+		LM_WARN("chmod %s: %s\n", path.c_str(), strerror(errno));
+	if ((unix_uid >= 0 || unix_gid >= 0) &&
+	    chown(path.c_str(), (uid_t)unix_uid, (gid_t)unix_gid) < 0)
+		LM_WARN("chown %s: %s\n", path.c_str(), strerror(errno));
+	return fd;
+}
+
+int mod_init(void)
+{
+	if (!socket_name || !*socket_name) {
+		LM_ERR("mandatory parameter 'socket_name' is not set (udp:<host>:<port> "
+		       "or a unix socket path)\n");
+		return -1;
+	}
+	if (socket_buf_size < 64 || socket_buf_size > 16 * 1024 * 1024) {
+		LM_ERR("socket_buf_size %d out of range\n", socket_buf_size);
+		return -1;
+	}
+	if (socket_timeout < 0) {
+		LM_ERR("socket_timeout must not be negative\n");
+		return -1;
+	}
+	procs[0].no = (unsigned)children_count;
+	std::string spec(socket_name);
+	bool udp = spec.size() > 4 && strncasecmp(spec.c_str(), "udp:", 4) == 0;
+	g_fd = udp ? open_udp(spec) : open_unix(spec);
+	if (g_fd < 0)
+		return -1;
+	struct timeval tv;
+	tv.tv_sec = socket_timeout / 1000;
+	tv.tv_usec = (socket_timeout % 1000) * 1000;
+	setsockopt(g_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (trace_destination || trace_bwlist)
+		LM_DBG("trace_destination/trace_bwlist are accepted and ignored\n");
+	return 0;
+}
+
+void send_reply(const char *data, size_t len, const struct sockaddr_storage *to,
+                socklen_t tolen)
+{
+	if (tolen <= (socklen_t)sizeof(sa_family_t)) {
+		LM_DBG("unbound unix client: cannot reply\n");
+		return;
+	}
+	if (sendto(g_fd, data, len, MSG_NOSIGNAL, (const struct sockaddr *)to, tolen) < 0)
+		LM_ERR("cannot send MI reply: %s\n", strerror(errno));
+}
+
+void handle_datagram(worker *w, ssize_t n, const struct sockaddr_storage *from,
+                     socklen_t fromlen)
+{
+	if (n > (ssize_t)w->buf.size())
+		n = (ssize_t)w->buf.size(); // truncated: will not parse
+	char *reply = nullptr;
+	int reply_len = 0;
+	int rc = mi_run_jsonrpc(w->buf.data(), (int)n, pretty_printing, "datagram",
+	                        &reply, &reply_len);
+	switch (rc) {
+	case MI_RUN_REPLY:
+		if (reply_len > socket_buf_size) {
+			LM_ERR("MI reply of %d bytes is larger than socket_buf_size %d\n",
+			       reply_len, socket_buf_size);
+			send_reply(internal_error_text, sizeof internal_error_text - 1, from, fromlen);
+		} else {
+			send_reply(reply, (size_t)reply_len, from, fromlen);
+		}
+		break;
+	case MI_RUN_NO_REPLY:
+		break;
+	case MI_RUN_PARSE_ERROR:
+		send_reply(parse_error_text, sizeof parse_error_text - 1, from, fromlen);
+		break;
+	default:
+		send_reply(internal_error_text, sizeof internal_error_text - 1, from, fromlen);
+		break;
+	}
+	mi_free_reply(reply);
+}
+
+void on_readable(struct ev_loop *, ev_io *io, int)
+{
+	worker *w = (worker *)io->data;
+	// Bounded batch per wake-up so one flood cannot starve the loop.
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof from;
+		ssize_t n = recvfrom(g_fd, w->buf.data(), w->buf.size(),
+		                     MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from,
+		                     &fromlen);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				LM_ERR("recvfrom: %s\n", strerror(errno));
+			return;
+		}
+		handle_datagram(w, n, &from, fromlen);
+	}
+}
+
+void datagram_proc(int rank)
+{
+	struct ev_loop *loop = shim_thread_loop();
+	if (!loop || g_fd < 0) {
+		LM_CRIT("MI Datagram thread %d has no loop or socket\n", rank);
+		return;
+	}
+	if (init_mi_child() < 0)
+		LM_WARN("an MI command's per-thread init failed\n");
+	auto w = std::make_unique<worker>();
+	w->buf.resize((size_t)socket_buf_size);
+	ev_io_init(&w->io, on_readable, g_fd, EV_READ);
+	w->io.data = w.get();
+	ev_io_start(loop, &w->io);
+	std::lock_guard lk(g_workers_lock);
+	g_workers.push_back(std::move(w));
+}
+
+void mod_destroy(void)
+{
+	// The threads are stopped before destroy; the socket goes, and so does
+	// the unix path we created (only if it is still ours).
+	if (g_fd >= 0) {
+		close(g_fd);
+		g_fd = -1;
+	}
+	if (!g_unix_path.empty()) {
+		struct stat st;
+		if (lstat(g_unix_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(g_unix_path.c_str());
+		g_unix_path.clear();
+	}
+}
+
+const param_export_t params[] = {
+	{"socket_name", STR_PARAM, &socket_name},
+	{"children_count", INT_PARAM | USE_FUNC_PARAM, (void *)set_children_count},
+	{"socket_timeout", INT_PARAM, &socket_timeout},
+	{"socket_buf_size", INT_PARAM, &socket_buf_size},
+	{"unix_socket_mode", INT_PARAM, &unix_socket_mode},
+	{"unix_socket_group", STR_PARAM | INT_PARAM | USE_FUNC_PARAM, (void *)set_unix_group},
+	{"unix_socket_user", STR_PARAM | INT_PARAM | USE_FUNC_PARAM, (void *)set_unix_user},
+	{"pretty_printing", INT_PARAM, &pretty_printing},
+	{"trace_destination", STR_PARAM, &trace_destination},
+	{"trace_bwlist", STR_PARAM, &trace_bwlist},
+	{nullptr, 0, nullptr},
+};
+
+} // namespace
+
+extern "C" {
+
+struct module_exports exports = {
+	"mi_datagram",    /* module name */
+	MOD_TYPE_DEFAULT, /* class of this module */
+	MODULE_VERSION,   /* version and ABI */
+	DEFAULT_DLFLAGS,  /* dlopen flags */
+	nullptr,          /* load function */
+	nullptr,          /* dependencies */
+	nullptr,          /* script functions */
+	nullptr,          /* async script functions */
+	params,           /* modparams */
+	nullptr,          /* statistics */
+	nullptr,          /* MI commands */
+	nullptr,          /* pseudo-variables */
+	nullptr,          /* transformations */
+	procs,            /* the "MI Datagram" threads */
+	nullptr,          /* pre-init */
+	mod_init,         /* module init */
+	nullptr,          /* reply handler */
+	mod_destroy,      /* destroy */
+	nullptr,          /* per-thread init */
+	nullptr,          /* reload ack */
+};
+
+} // extern "C"
