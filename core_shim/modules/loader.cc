@@ -24,6 +24,8 @@ std::vector<loaded_module *> g_modules;
 // Strings handed to USE_FUNC_PARAM setters: they may keep the pointer, so
 // the text lives until the modules are unloaded.
 std::deque<std::string> g_func_param_strings;
+// strdup'ed STR_PARAM values handed to modules; freed after unload.
+std::vector<char *> g_param_copies;
 
 // Loaded by the host itself, in this order (decisions.md §1).
 const char *const core_set[] = {"status_report", "core_events",
@@ -270,7 +272,9 @@ int module_set_param(const std::string &mod_regex, const std::string &param,
 				return -1;
 			}
 		} else if (is_str) {
-			*(char **)hit->param_pointer = strdup(sval.c_str());
+			char *copy = strdup(sval.c_str());
+			g_param_copies.push_back(copy);
+			*(char **)hit->param_pointer = copy;
 		} else {
 			*(int *)hit->param_pointer = (int)ival;
 		}
@@ -389,6 +393,9 @@ void modules_reset()
 	}
 	g_modules.clear();
 	g_func_param_strings.clear();
+	for (char *c : g_param_copies)
+		free(c);
+	g_param_copies.clear();
 }
 
 const std::vector<loaded_module *> &modules_list() { return g_modules; }

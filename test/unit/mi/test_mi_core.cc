@@ -1,12 +1,12 @@
 // The core:* MI commands (core_shim/mi/mi_core.cc) and replays of the
 // reference records that only need the MI core (transcripts.jsonl,
 // crash-probes.jsonl, opensips-cli-wire.jsonl).
+#include <cctype>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <jansson.h>
-#include <regex>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -95,18 +95,45 @@ void test_version(void **)
 	assert_true(rev.compare(0, head.size(), head) == 0);
 	assert_non_null(strstr(rev.c_str(), "\"git\":\""));
 	// the identity of decisions.md §10
-	assert_true(std::regex_match(shim_server_version(),
-	                             std::regex("opensips-shim \\([0-9.]+ \\([a-z0-9_]+/linux\\)\\)")));
+	std::string sv = shim_server_version();
+	assert_true(sv.compare(0, 15, "opensips-shim (") == 0);
+	assert_true(sv.size() > 8 && sv.compare(sv.size() - 8, 8, "/linux))") == 0);
+}
+
+// `pat`: '#' a digit, '_' a digit or space, '^' an upper-case letter, '~' a
+// lower-case letter, '+' one or more digits; anything else literal.
+bool shape(const std::string &s, const char *pat)
+{
+	size_t i = 0;
+	for (const char *p = pat; *p; p++) {
+		if (*p == '+') {
+			size_t st = i;
+			while (i < s.size() && isdigit((unsigned char)s[i]))
+				i++;
+			if (i == st)
+				return false;
+			continue;
+		}
+		if (i >= s.size())
+			return false;
+		char c = s[i++];
+		bool okc = *p == '#'   ? isdigit((unsigned char)c)
+		           : *p == '_' ? (isdigit((unsigned char)c) || c == ' ')
+		           : *p == '^' ? isupper((unsigned char)c)
+		           : *p == '~' ? islower((unsigned char)c)
+		                       : c == *p;
+		if (!okc)
+			return false;
+	}
+	return i == s.size();
 }
 
 void test_uptime(void **)
 {
 	std::string r = call("uptime");
-	std::regex re("\\{\"jsonrpc\":\"2\\.0\",\"result\":\\{\"Now\":\"[A-Z][a-z]{2} [A-Z][a-z]{2} "
-	              "[ 0-9]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\",\"Up since\":\"[A-Z][a-z]{2} "
-	              "[A-Z][a-z]{2} [ 0-9]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\",\"Up time\":\"\\d+ "
-	              "\\[sec\\]\"\\},\"id\":1\\}");
-	if (!std::regex_match(r, re))
+	const char *pat = "{\"jsonrpc\":\"2.0\",\"result\":{\"Now\":\"^~~ ^~~ _# ##:##:## ####\","
+	                  "\"Up since\":\"^~~ ^~~ _# ##:##:## ####\",\"Up time\":\"+ [sec]\"},\"id\":1}";
+	if (!shape(r, pat))
 		fail_msg("uptime reply %s", r.c_str());
 }
 
