@@ -100,13 +100,14 @@ run() {
 	[ -n "$line" ] || fail "loadgen produced no result for $name"
 	hcpu=$(awk -v c="$((c1 - c0))" -v t="$((t1 - t0))" -v k="$TCK" \
 		'BEGIN { if (t > 0) printf "%.0f", 100 * c / k / (t / 100); else print 0 }')
-	# softirq % (loopback delivery is charged there, not to either
-	# process) and "other": machine busy minus host, generator and softirq,
-	# i.e. CPU taken by unrelated processes; 100% per core
+	# softirq % of the machine (loopback delivery; with tick-based
+	# accounting it is also counted in whichever process it interrupted) and
+	# "other": machine busy minus host and generator, i.e. CPU taken by
+	# kernel threads and unrelated processes; 100% per core
 	gcpu=$(field "$line" cpu_pct)
 	set -- $(echo "$m0 $m1" | awk -v n="$(nproc)" -v h="$hcpu" -v g="${gcpu:-0}" \
 		'{ b = $4 - $1; i = $5 - $2; q = $6 - $3; t = b + i; if (t <= 0) t = 1
-		   o = 100 * n * (b - q) / t - h - g; if (o < 0) o = 0
+		   o = 100 * n * b / t - h - g; if (o < 0) o = 0
 		   printf "%.0f %.0f\n", 100 * n * q / t, o }')
 	sirq=$1 other=$2
 	echo "$name|$ref|$hcpu|$sirq|$other|$line" >>"$RESULTS"
@@ -201,7 +202,7 @@ printf '%-34s %9s %9s %7s %6s %7s %7s %7s %5s %5s %5s %5s %5s\n' \
 	figure "req/s" "ref/s" ratio "1.5x" "p50 us" "p99 us" "max us" lost "h cpu" "g cpu" sirq other
 NOISY=0
 while IFS='|' read -r name ref hcpu sirq other line; do
-	[ "$other" -le 25 ] || NOISY=1
+	[ "$other" -le 30 ] || NOISY=1
 	rps=$(field "$line" rps)
 	lost=$(field "$line" lost)
 	err=$(field "$line" err)
@@ -225,9 +226,10 @@ echo "RSS idle after the load: $(mb "$RSS1") ($(verdict "$RSS1")); peak (VmHWM) 
 echo "host $STOP"
 echo "(req/s: replies per second in the measured window; ref/s: OpenSIPS 4.1 on this machine;"
 echo " 1.5x: the issue's target; h cpu / g cpu: host / generator CPU, 100% = one core;"
-echo " sirq: softirq (loopback delivery); other: CPU used by unrelated processes)"
+echo " sirq: softirq, mostly loopback delivery (inside h/g); other: kernel threads and"
+echo " unrelated processes, about 15% on a quiet machine)"
 if [ $NOISY = 1 ]; then
-	echo "WARNING: other processes used more than 25% CPU during some runs; those figures"
+	echo "WARNING: other processes used more than 30% CPU during some runs; those figures"
 	echo "         understate the host. Re-run on a quiet machine."
 fi
 [ -n "$PERF" ] && echo "perf data: $B/bench/perf-*.data (perf report -i ...)"
