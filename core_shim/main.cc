@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "api/hooks.h"
 #include "api/registry.h"
 #include "cfg/globals.h"
 #include "cfg/script.h"
@@ -240,6 +241,7 @@ int main(int argc, char **argv)
 		modules_destroy();
 		return 1;
 	}
+	run_post_fixup_cbs();
 	if (o.check_only) {
 		fprintf(stderr, "config file ok, exiting...\n");
 		modules_destroy();

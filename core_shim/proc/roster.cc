@@ -7,16 +7,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <deque>
-#include <memory>
+#include <mutex>
 
 #include "log/log.h"
 #include "opensips/host.h"
 
 namespace shim {
 namespace {
-// deque: push_back never moves existing elements.
-std::deque<proc_entry> g_roster;
+// A fixed table: entries never move, and threads added at run time (auto
+// scaling) never race with readers walking the table by index.
+constexpr int kMaxEntries = 1024;
+proc_entry g_roster[kMaxEntries];
+std::mutex g_add_mu;
 std::atomic<int> g_count{0};
 thread_local proc_entry *t_self = nullptr;
 thread_local int t_tid = 0;
@@ -24,13 +26,21 @@ thread_local int t_tid = 0;
 
 int roster_add(const std::string &type, int ptype)
 {
-	proc_entry &e = g_roster.emplace_back();
-	e.id = (int)g_roster.size() - 1;
+	std::lock_guard<std::mutex> lk(g_add_mu);
+	int id = g_count.load(std::memory_order_relaxed);
+	if (id >= kMaxEntries)
+		return -1;
+	proc_entry &e = g_roster[id];
+	e.id = id;
 	e.type = type;
 	e.ptype = ptype;
+	e.pid.store(0);
+	e.running.store(false);
+	e.profiling_level.store(0);
+	e.loop = nullptr;
 	e.log_level.store(log_global_level());
-	g_count.store((int)g_roster.size(), std::memory_order_release);
-	return e.id;
+	g_count.store(id + 1, std::memory_order_release);
+	return id;
 }
 
 int roster_size() { return g_count.load(std::memory_order_acquire); }
@@ -39,7 +49,7 @@ proc_entry *roster_get(int id)
 {
 	if (id < 0 || id >= roster_size())
 		return nullptr;
-	return &g_roster[(size_t)id];
+	return &g_roster[id];
 }
 
 proc_entry *roster_self() { return t_self; }
@@ -53,8 +63,8 @@ void roster_bind_self(int id)
 
 void roster_reset()
 {
+	std::lock_guard<std::mutex> lk(g_add_mu);
 	g_count.store(0);
-	g_roster.clear();
 	t_self = nullptr;
 }
 

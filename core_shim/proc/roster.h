@@ -1,6 +1,8 @@
 // The thread roster: every thread the host runs, in `ps` order
-// (decisions.md §14). Entries are added before the thread starts and never
-// removed while the host runs, so pointers stay valid.
+// (decisions.md §14). Entries are added before their thread starts (at
+// startup, or later by auto-scaling) and never removed while the host runs,
+// so pointers stay valid; a retired thread keeps its entry with
+// running == false. At most 1024 entries.
 #pragma once
 
 #include <atomic>
@@ -25,7 +27,7 @@ struct proc_entry {
 	struct ev_loop *loop = nullptr;    // owned by the thread
 };
 
-// Adds an entry (main thread only, before threads start). Returns its id.
+// Adds an entry (any thread). Returns its id, or -1 when the table is full.
 int roster_add(const std::string &type, int ptype);
 // Number of entries and access by id (stable pointers).
 int roster_size();

@@ -18,6 +18,7 @@
 #include "opensips/host.h"
 #include "proc/roster.h"
 #include "proc/threads.h"
+#include "sip/receive.h"
 #include "sip/sip_parser.h"
 
 namespace shim {
@@ -50,7 +51,6 @@ int udp_send(struct sip_msg *msg, const char *buf, int len)
 void handle_datagram(receiver *r, char *buf, int len, const sockaddr_storage *from,
                      socklen_t from_len)
 {
-	r->counters.received.fetch_add(1, std::memory_order_relaxed);
 	sip_msg msg;
 	msg.id = ++r->next_id;
 	msg.buf = buf;
@@ -68,17 +68,7 @@ void handle_datagram(receiver *r, char *buf, int len, const sockaddr_storage *fr
 		inet_ntop(AF_INET6, &a->sin6_addr, msg.src_ip, sizeof(msg.src_ip));
 		msg.src_port = ntohs(a->sin6_port);
 	}
-	if (sip_parse(&msg) < 0) {
-		r->counters.malformed.fetch_add(1, std::memory_order_relaxed);
-		return;
-	}
-	if (!msg.is_request) {
-		r->counters.dropped_replies.fetch_add(1, std::memory_order_relaxed);
-		return;
-	}
-	script_run_request(&msg);
-	if (msg.replied)
-		r->counters.replied.fetch_add(1, std::memory_order_relaxed);
+	receive_msg(&msg, &r->counters);
 }
 
 void on_readable(struct ev_loop *, ev_io *w, int)

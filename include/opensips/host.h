@@ -29,6 +29,12 @@ typedef void (*shim_lifecycle_cb)(int new_state, void *param);
 int shim_add_lifecycle_cb(shim_lifecycle_cb cb, void *param);
 int shim_get_state(void);
 
+/* Runs cb on the main thread once the script is fixed up (after every
+ * module's init and the script's own event names are published), before
+ * worker threads start. E_CORE_LOG is published from here so it comes last
+ * (decisions.md §3). 0 / -1. */
+int shim_add_post_fixup_cb(void (*cb)(void));
+
 /* ---- threads ---- */
 /* The libev loop of the calling host-managed thread (NULL elsewhere). */
 struct ev_loop *shim_thread_loop(void);

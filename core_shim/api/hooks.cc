@@ -1,0 +1,31 @@
+#include "api/hooks.h"
+
+#include <vector>
+
+#include "opensips/host.h"
+
+namespace shim {
+struct core_event_hooks g_core_hooks = {};
+namespace {
+std::vector<void (*)(void)> g_post_fixup;
+}
+
+void run_post_fixup_cbs()
+{
+	for (auto cb : g_post_fixup)
+		cb();
+}
+} // namespace shim
+
+extern "C" void shim_set_core_event_hooks(const struct core_event_hooks *hooks)
+{
+	shim::g_core_hooks = hooks ? *hooks : core_event_hooks{};
+}
+
+extern "C" int shim_add_post_fixup_cb(void (*cb)(void))
+{
+	if (!cb)
+		return -1;
+	shim::g_post_fixup.push_back(cb);
+	return 0;
+}

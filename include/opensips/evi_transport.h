@@ -1,0 +1,65 @@
+/* Event Interface, transport side (event_datagram, event_stream,
+ * event_flatstore, and the built-in `route`).
+ *
+ * A transport registers an evi_export_t (usually in its init_f). The host
+ * calls `parse` when a subscription names the transport's proto
+ * ("udp:127.0.0.1:9000" -> parse("127.0.0.1:9000")), `match` to find an
+ * existing subscriber, `print` for listings and `free` when a subscriber is
+ * removed.
+ *
+ * `raise` is called on the host's event sender thread, never on the thread
+ * that raised the event, with a private copy of the parameters that lives
+ * until `raise` returns. It must not block for long: a transport with slow
+ * I/O (TCP) hands the payload to a thread of its own. Return 0 when the
+ * event was delivered or handed on, < 0 when it failed (counted). */
+#ifndef OPENSIPS_EVI_TRANSPORT_H
+#define OPENSIPS_EVI_TRANSPORT_H
+
+#include <time.h>
+
+#include "evi.h"
+#include "str.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sip_msg;
+
+#define EVI_EXPIRE   (1 << 0)  /* set by parse when the socket expires */
+#define EVI_PENDING  (1 << 1)  /* in use by the host; do not free */
+
+typedef struct evi_reply_sock_ {
+	unsigned int flags;
+	unsigned int expire;          /* seconds, with EVI_EXPIRE */
+	time_t subscription_time;     /* set by the host */
+	void *priv;                   /* transport-private data */
+} evi_reply_sock;
+
+typedef struct evi_export_ {
+	str proto;                    /* "udp", "unix", "tcp", "flatstore" */
+	int (*raise)(struct sip_msg *msg, str *ev_name, evi_reply_sock *sock,
+	             evi_params_t *params);
+	evi_reply_sock *(*parse)(str socket);          /* NULL: bad socket */
+	int (*match)(evi_reply_sock *a, evi_reply_sock *b); /* 1 same */
+	void (*free)(evi_reply_sock *sock);
+	str (*print)(evi_reply_sock *sock);           /* owned by the sock */
+	unsigned int flags;
+} evi_export_t;
+
+/* 0 / -1 (duplicate proto). Call from load_f or init_f. */
+int register_event_mod(const evi_export_t *ev);
+
+/* The JSON-RPC notification of spec §2.6 written into buf (compact, no
+ * trailing newline): {["id":N,]"jsonrpc":"2.0","method":M[,"params":P]}.
+ * `id` 0 = none. `extra_param` (event_stream's event_param) is inserted
+ * first in params, valued with `ev_name`, only when there are params.
+ * Returns the length, or -1 when it does not fit in `size`. */
+int evi_build_payload(const evi_params_t *params, const str *method, int id,
+                      const str *extra_param, const str *ev_name, char *buf,
+                      int size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
