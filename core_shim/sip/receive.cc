@@ -2,15 +2,37 @@
 
 #include <time.h>
 
+#include <mutex>
+#include <string>
+#include <vector>
+
 #include "api/hooks.h"
 #include "cfg/globals.h"
 #include "cfg/script.h"
 #include "opensips/dprint.h"
+#include "proc/roster.h"
 #include "sip/sip_parser.h"
 #include "sip/udp_receiver.h"
 
 namespace shim {
 namespace {
+struct registered_counters {
+	std::string worker;
+	const sip_counters *c;
+};
+std::mutex g_reg_mu;
+std::vector<registered_counters> g_registered;
+thread_local const sip_counters *t_registered = nullptr;
+
+// First message of a receiver: remember its counters for the exporter.
+void register_counters(const sip_counters *c)
+{
+	t_registered = c;
+	proc_entry *self = roster_self();
+	std::lock_guard<std::mutex> lk(g_reg_mu);
+	g_registered.push_back({std::to_string(self ? self->id : -1), c});
+}
+
 inline long long now_us()
 {
 	timespec ts;
@@ -21,6 +43,8 @@ inline long long now_us()
 
 int receive_msg(sip_msg *msg, sip_counters *c)
 {
+	if (t_registered != c)
+		register_counters(c);
 	c->received.fetch_add(1, std::memory_order_relaxed);
 	if (sip_parse(msg) < 0) {
 		c->malformed.fetch_add(1, std::memory_order_relaxed);
@@ -45,6 +69,37 @@ int receive_msg(sip_msg *msg, sip_counters *c)
 		}
 	}
 	return 0;
+}
+
+void sip_collect_samples(shim_sample_f visit, void *param)
+{
+	static const char *const names[] = {"worker"};
+	struct family {
+		const char *name, *help;
+		const std::atomic<unsigned long> sip_counters::*field;
+	};
+	static const family families[] = {
+		{"opensips_sip_received_total", "SIP datagrams and stream messages received, per worker",
+		 &sip_counters::received},
+		{"opensips_sip_replied_total", "SIP requests answered by the script, per worker",
+		 &sip_counters::replied},
+		{"opensips_sip_malformed_total", "SIP messages dropped as malformed, per worker",
+		 &sip_counters::malformed},
+	};
+	std::vector<registered_counters> regs;
+	{
+		std::lock_guard<std::mutex> lk(g_reg_mu);
+		regs = g_registered;
+	}
+	for (const family &f : families) {
+		if (regs.empty())
+			visit(param, f.name, f.help, "counter", -1, nullptr, nullptr, 0);
+		for (auto &r : regs) {
+			const char *values[] = {r.worker.c_str()};
+			visit(param, f.name, f.help, "counter", 1, names, values,
+			      (double)(r.c->*f.field).load(std::memory_order_relaxed));
+		}
+	}
 }
 
 } // namespace shim

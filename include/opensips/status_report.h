@@ -32,6 +32,11 @@ typedef void (*sr_status_cb)(const str *group, const str *identifier,
                              int status, const str *details, int old_status,
                              void *param);
 
+/* Visitor for sr_api.walk: one call per identifier; `details` may be
+ * NULL. The strings are valid only during the call. */
+typedef void (*sr_walk_cb)(const str *group, const str *identifier,
+                           int status, const str *details, void *param);
+
 #define SR_API_NAME "status_report"
 
 struct sr_api {
@@ -58,6 +63,8 @@ struct sr_api {
 	/* status of id (NULL = main; "all" aggregates), SR_STATUS_NOT_FOUND */
 	int (*get_status)(void *group, const char *id, int id_len);
 	int (*register_status_cb)(sr_status_cb cb, void *param);
+	/* every identifier, groups newest first, identifiers newest first */
+	void (*walk)(sr_walk_cb cb, void *param);
 };
 
 static inline int load_sr_api(struct sr_api *api)

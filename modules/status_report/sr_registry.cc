@@ -599,6 +599,22 @@ int api_register_status_cb(sr_status_cb cb, void *param)
 	return register_status_cb(cb, param);
 }
 
+// Visits copies taken under each identifier's lock, so the visitor runs
+// with no registry lock held.
+void api_walk(sr_walk_cb cb, void *param)
+{
+	if (!cb)
+		return;
+	for (group *g : groups()) {
+		str gname{(char *)g->name.data(), (int)g->name.size()};
+		for (const id_snapshot &s : snapshot_all(g, false)) {
+			str iname{(char *)s.name.data(), (int)s.name.size()};
+			str det{(char *)s.details.data(), (int)s.details.size()};
+			cb(&gname, &iname, s.status, s.has_details ? &det : nullptr, param);
+		}
+	}
+}
+
 } // namespace
 
 const struct sr_api api_table = {
@@ -612,6 +628,7 @@ const struct sr_api api_table = {
 	api_add_report_fmt,                 /* add_report_fmt */
 	api_get_status,                     /* get_status */
 	api_register_status_cb,             /* register_status_cb */
+	api_walk,                           /* walk */
 };
 
 } // namespace sr

@@ -1072,6 +1072,29 @@ def test_tool(runner):
 
 # ------------------------------------------------------------- main
 
+def run_suites(runner):
+    """Runs every test/system/suite_*.py: each defines run(runner) and
+    registers its cases with runner.run(name, fn, ...). One file per feature
+    (events, profiling, http...), so they can grow independently."""
+    import importlib.util
+    here = os.path.dirname(os.path.abspath(__file__))
+    for fn in sorted(os.listdir(here)):
+        if not (fn.startswith("suite_") and fn.endswith(".py")):
+            continue
+        spec = importlib.util.spec_from_file_location(fn[:-3],
+                                                      os.path.join(here, fn))
+        mod = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(mod)
+            mod.run(runner)
+        except Exception:
+            runner.failed += 1
+            runner.failures.append(fn)
+            print("FAIL %s: the suite itself crashed\n    %s" % (
+                fn, traceback.format_exc().rstrip().replace("\n", "\n    ")),
+                flush=True)
+
+
 def main():
     import argparse
     ap = argparse.ArgumentParser()
@@ -1094,6 +1117,7 @@ def main():
         test_sip(runner)
         test_sipp(runner)
         test_tool(runner)
+        run_suites(runner)
     except KeyboardInterrupt:
         runner.failed += 1
         print("interrupted", flush=True)

@@ -1,0 +1,64 @@
+#include "api/metrics.h"
+
+#include <time.h>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "mi/mi_core.h"
+#include "opensips/host.h"
+#include "proc/roster.h"
+#include "sip/receive.h"
+
+namespace shim {
+namespace {
+std::mutex g_mu;
+std::vector<sample_collector> g_collectors;
+
+void collect_mi(shim_sample_f visit, void *param)
+{
+	static const char *const names[] = {"transport"};
+	auto counts = mi_request_counts();
+	const char *fam = "opensips_mi_requests_total";
+	const char *help = "MI requests received, per transport";
+	if (counts.empty())
+		visit(param, fam, help, "counter", -1, nullptr, nullptr, 0);
+	for (auto &c : counts) {
+		const char *values[] = {c.first.c_str()};
+		visit(param, fam, help, "counter", 1, names, values, (double)c.second);
+	}
+}
+
+void collect_uptime(shim_sample_f visit, void *param)
+{
+	visit(param, "opensips_uptime_seconds", "Seconds since the host started",
+	      "gauge", 0, nullptr, nullptr,
+	      (double)(time(nullptr) - shim_startup_time()));
+}
+} // namespace
+
+void metrics_add_collector(sample_collector c)
+{
+	std::lock_guard<std::mutex> lk(g_mu);
+	g_collectors.push_back(c);
+}
+
+} // namespace shim
+
+extern "C" void shim_collect_samples(shim_sample_f visit, void *param)
+{
+	using namespace shim;
+	if (!visit)
+		return;
+	sip_collect_samples(visit, param);
+	collect_mi(visit, param);
+	std::vector<sample_collector> extra;
+	{
+		std::lock_guard<std::mutex> lk(g_mu);
+		extra = g_collectors;
+	}
+	for (auto c : extra)
+		c(visit, param);
+	collect_uptime(visit, param);
+}
