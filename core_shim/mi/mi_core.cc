@@ -217,8 +217,11 @@ mi_response_t *mi_arg(const mi_params_t *, struct mi_handler *)
 	return resp;
 }
 
-// ---- ps ----
-mi_response_t *mi_ps(const mi_params_t *, struct mi_handler *)
+} // namespace
+
+mi_response_t *mi_process_list(
+    bool running_only,
+    const std::function<int(mi_item_t *, const proc_entry *)> &row)
 {
 	mi_item_t *obj;
 	mi_response_t *resp = init_mi_result_object(&obj);
@@ -230,15 +233,28 @@ mi_response_t *mi_ps(const mi_params_t *, struct mi_handler *)
 	int n = roster_size();
 	for (int i = 0; i < n; i++) {
 		proc_entry *e = roster_get(i);
-		if (!e || !e->running.load())
+		if (!e || (running_only && !e->running.load()))
 			continue;
 		mi_item_t *p = add_mi_object(arr, nullptr, 0);
-		if (!p || add_mi_int(p, S("ID"), e->id) < 0 ||
-		    add_mi_int(p, S("PID"), e->pid.load()) < 0 ||
-		    add_mi_string(p, S("Type"), e->type.data(), (int)e->type.size()) < 0)
+		if (!p || row(p, e) < 0)
 			return add_failed(resp);
 	}
 	return resp;
+}
+
+namespace {
+
+// ---- ps ----
+mi_response_t *mi_ps(const mi_params_t *, struct mi_handler *)
+{
+	return mi_process_list(true, [](mi_item_t *p, const proc_entry *e) {
+		return add_mi_int(p, S("ID"), e->id) < 0 ||
+		               add_mi_int(p, S("PID"), e->pid.load()) < 0 ||
+		               add_mi_string(p, S("Type"), e->type.data(),
+		                             (int)e->type.size()) < 0
+		           ? -1
+		           : 0;
+	});
 }
 
 // ---- kill ----
@@ -253,25 +269,14 @@ mi_response_t *mi_kill(const mi_params_t *, struct mi_handler *)
 // ---- log_level ----
 mi_response_t *mi_log_level_list(const mi_params_t *, struct mi_handler *)
 {
-	mi_item_t *obj;
-	mi_response_t *resp = init_mi_result_object(&obj);
-	if (!resp)
-		return nullptr;
-	mi_item_t *arr = add_mi_array(obj, S("Processes"));
-	if (!arr)
-		return add_failed(resp);
-	int n = roster_size();
-	for (int i = 0; i < n; i++) {
-		proc_entry *e = roster_get(i);
-		if (!e || !e->running.load())
-			continue;
-		mi_item_t *p = add_mi_object(arr, nullptr, 0);
-		if (!p || add_mi_int(p, S("PID"), e->pid.load()) < 0 ||
-		    add_mi_int(p, S("Log level"), e->log_level.load()) < 0 ||
-		    add_mi_string(p, S("Type"), e->type.data(), (int)e->type.size()) < 0)
-			return add_failed(resp);
-	}
-	return resp;
+	return mi_process_list(true, [](mi_item_t *p, const proc_entry *e) {
+		return add_mi_int(p, S("PID"), e->pid.load()) < 0 ||
+		               add_mi_int(p, S("Log level"), e->log_level.load()) < 0 ||
+		               add_mi_string(p, S("Type"), e->type.data(),
+		                             (int)e->type.size()) < 0
+		           ? -1
+		           : 0;
+	});
 }
 
 mi_response_t *mi_log_level_set(const mi_params_t *params, struct mi_handler *)

@@ -1,7 +1,10 @@
 // The MI core: command table, JSON-RPC handling, core:* commands.
 #pragma once
 
+#include <functional>
 #include <string>
+
+#include "opensips/mi.h"
 #include <utility>
 #include <vector>
 
@@ -24,5 +27,13 @@ void mi_reset();
 // MI requests run so far, per transport name given to mi_run_jsonrpc()
 // ("fifo", "datagram", "http"): for opensips_mi_requests_total.
 std::vector<std::pair<std::string, unsigned long>> mi_request_counts();
+
+struct proc_entry;
+
+// {"Processes":[row(entry)...]} over the roster (only running threads when
+// running_only). row() adds the members of one process object; < 0 fails.
+mi_response_t *mi_process_list(
+    bool running_only,
+    const std::function<int(mi_item_t *, const proc_entry *)> &row);
 
 } // namespace shim

@@ -201,9 +201,12 @@ mi_response_t *sr_mi_get_id(const mi_params_t *params, struct mi_handler *)
 	});
 }
 
-// ---- status ----
+// ---- status and reports: the same walk, different per-group content ----
 
-mi_response_t *sr_mi_status(const mi_params_t *, struct mi_handler *)
+using group_filler = int (*)(mi_item_t *arr, group *g);
+
+// [{"Name":<group>,"Identifiers":[fill(g)...]}...], newest group first.
+mi_response_t *all_groups(group_filler fill)
 {
 	return guarded([&]() -> mi_response_t * {
 		mi_item_t *arr;
@@ -218,71 +221,51 @@ mi_response_t *sr_mi_status(const mi_params_t *, struct mi_handler *)
 			    add_mi_string(o, KEY("Name"), g->name.data(),
 			                  (int)g->name.size()) < 0 ||
 			    !(ids = add_mi_array(o, KEY("Identifiers"))) ||
-			    add_identifier_objects(ids, g) < 0) {
+			    fill(ids, g) < 0) {
 				rc = -1;
 				break;
 			}
 		}
 		return done(resp, rc);
 	});
+}
+
+// [fill(g)...] for the group named by the `group` param.
+mi_response_t *one_group(const mi_params_t *params, group_filler fill)
+{
+	return guarded([&]() -> mi_response_t * {
+		mi_response_t *err = nullptr;
+		group *g = param_group(params, &err);
+		if (!g)
+			return err;
+		mi_item_t *arr;
+		mi_response_t *resp = init_mi_result_array(&arr);
+		if (!resp)
+			return nullptr;
+		return done(resp, fill(arr, g));
+	});
+}
+
+mi_response_t *sr_mi_status(const mi_params_t *, struct mi_handler *)
+{
+	return all_groups(add_identifier_objects);
 }
 
 mi_response_t *sr_mi_status_group(const mi_params_t *params,
                                   struct mi_handler *)
 {
-	return guarded([&]() -> mi_response_t * {
-		mi_response_t *err = nullptr;
-		group *g = param_group(params, &err);
-		if (!g)
-			return err;
-		mi_item_t *arr;
-		mi_response_t *resp = init_mi_result_array(&arr);
-		if (!resp)
-			return nullptr;
-		return done(resp, add_identifier_objects(arr, g));
-	});
+	return one_group(params, add_identifier_objects);
 }
-
-// ---- reports ----
 
 mi_response_t *sr_mi_reports(const mi_params_t *, struct mi_handler *)
 {
-	return guarded([&]() -> mi_response_t * {
-		mi_item_t *arr;
-		mi_response_t *resp = init_mi_result_array(&arr);
-		if (!resp)
-			return nullptr;
-		int rc = 0;
-		for (group *g : sr::groups()) {
-			mi_item_t *o = add_mi_object(arr, nullptr, 0);
-			mi_item_t *ids;
-			if (!o ||
-			    add_mi_string(o, KEY("Name"), g->name.data(),
-			                  (int)g->name.size()) < 0 ||
-			    !(ids = add_mi_array(o, KEY("Identifiers"))) ||
-			    add_group_reports(ids, g) < 0) {
-				rc = -1;
-				break;
-			}
-		}
-		return done(resp, rc);
-	});
+	return all_groups(add_group_reports);
 }
 
 mi_response_t *sr_mi_reports_group(const mi_params_t *params,
                                    struct mi_handler *)
 {
-	return guarded([&]() -> mi_response_t * {
-		mi_response_t *err = nullptr;
-		group *g = param_group(params, &err);
-		if (!g)
-			return err;
-		mi_item_t *arr;
-		mi_response_t *resp = init_mi_result_array(&arr);
-		if (!resp)
-			return nullptr;
-		return done(resp, add_group_reports(arr, g));
-	});
+	return one_group(params, add_group_reports);
 }
 
 mi_response_t *sr_mi_reports_id(const mi_params_t *params,
