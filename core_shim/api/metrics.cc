@@ -46,6 +46,14 @@ void metrics_add_collector(sample_collector c)
 
 } // namespace shim
 
+extern "C" int shim_add_sample_collector(shim_sample_collector collect)
+{
+	if (!collect)
+		return -1;
+	shim::metrics_add_collector(collect);
+	return 0;
+}
+
 extern "C" void shim_collect_samples(shim_sample_f visit, void *param)
 {
 	using namespace shim;

@@ -24,6 +24,12 @@ typedef void (*shim_sample_f)(void *param, const char *family,
 
 void shim_collect_samples(shim_sample_f visit, void *param);
 
+/* A module's own counter families: `collect` is called from
+ * shim_collect_samples (on the exporter's thread; read atomics only) and
+ * visits its samples the same way. Register from init_f. 0 / -1. */
+typedef void (*shim_sample_collector)(shim_sample_f visit, void *param);
+int shim_add_sample_collector(shim_sample_collector collect);
+
 #ifdef __cplusplus
 }
 #endif

@@ -142,7 +142,7 @@ def replay_plan():
                 plan.append((case, r0, "covered by "
                              "err_missing_method_datagram_CRASH"))
             else:
-                plan.append((case, r0, "mi_http is a later issue"))
+                plan.append((case, r0, "HTTP-only record: replayed by suite_http.py"))
             continue
         try:
             method = json.loads(r0["request"]).get("method")
