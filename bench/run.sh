@@ -58,10 +58,14 @@ mkdir -p "$B/bench"
 if [ ! -x "$LG" ] || [ bench/loadgen.cc -nt "$LG" ]; then
 	${CXX:-g++} -std=c++20 -O2 -Wall -Wextra -o "$LG" bench/loadgen.cc || fail "loadgen build failed"
 fi
+HP=$B/bench/http_probe
+if [ ! -x "$HP" ] || [ bench/http_probe.cc -nt "$HP" ]; then
+	${CXX:-g++} -std=c++20 -O2 -Wall -Wextra -o "$HP" bench/http_probe.cc || fail "http_probe build failed"
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shim-bench.XXXXXX")
-set -- $("$LG" --free-ports 3)
-SIPPORT=$1 MIPORT=$2 ECHOPORT=$3
+set -- $("$LG" --free-ports 4)
+SIPPORT=$1 MIPORT=$2 ECHOPORT=$3 HTTPPORT=$4
 
 # ---- helpers ------------------------------------------------------------
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -140,6 +144,9 @@ loadmodule "mi_datagram.so"
 modparam("mi_datagram", "socket_name", "udp:127.0.0.1:$MIPORT")
 loadmodule "status_report.so"
 modparam("status_report", "script_sr_group", "app")
+loadmodule "httpd.so"
+modparam("httpd", "port", $HTTPPORT)
+loadmodule "sr_http.so"
 route {
 	if (!sr_check_status("core")) { sl_send_reply(503, "Not Ready"); exit; }
 	sl_send_reply(200, "OK");
@@ -165,6 +172,14 @@ run mi-w8 mi "$MIPORT" 8 "$SOCKS" 49000
 run sip-w1 sip "$SIPPORT" 1 1 12000
 run sip-w8 sip "$SIPPORT" 8 "$SOCKS" 22000
 run sip-w32 sip "$SIPPORT" 32 "$SOCKS" 35000
+
+# ---- HTTP probes: GET /readyz, open loop, keep-alive ---------------------
+HTTP_LINE=
+if "$HP" --port "$HTTPPORT" --probe-ms 3000; then
+	HTTP_LINE=$("$HP" --port "$HTTPPORT" --path /readyz --rate 5000 --conns 4 \
+		--duration "$DUR" --warmup "$WARM") || true
+	echo "  $HTTP_LINE" >&2
+fi
 
 sleep 1
 RSS1=$(rss_kb "$HPID")
@@ -218,6 +233,18 @@ printf '%-34s %9s %9s %7s %6s %7s %7s %7s %5s %5s %4s%% %5s %5s\n' \
 	"loopback floor (echo server, W=1)" "$(field "$FLOOR" rps)" - - - \
 	"$(field "$FLOOR" p50_us)" "$(field "$FLOOR" p99_us)" "$(field "$FLOOR" max_us)" \
 	"$(field "$FLOOR" lost)" - "$(field "$FLOOR" cpu_pct)" - -
+if [ -n "$HTTP_LINE" ]; then
+	echo
+	echo "HTTP GET /readyz (sr_http), open loop at $(field "$HTTP_LINE" rate) req/s over $(field "$HTTP_LINE" conns) keep-alive connections:"
+	p99=$(field "$HTTP_LINE" p99_us)
+	printf '  %s req/s, p50 %s us, p99 %s us (%s), max %s us, errors %s, lost %s\n' \
+		"$(field "$HTTP_LINE" rps)" "$(field "$HTTP_LINE" p50_us)" "$p99" \
+		"$([ "${p99:-999999}" -lt 1000 ] && echo "target < 1 ms: ok" || echo "target < 1 ms: MISSED")" \
+		"$(field "$HTTP_LINE" max_us)" "$(field "$HTTP_LINE" err)" "$(field "$HTTP_LINE" lost)"
+else
+	echo
+	echo "HTTP GET /readyz: the probe could not run (httpd did not answer)"
+fi
 echo
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 verdict() { [ "$1" -le $RSS_BUDGET_KB ] && echo "within the 20 MB budget" || echo "OVER the 20 MB budget"; }

@@ -21,14 +21,18 @@
 #include "api/registry.h"
 #include "cfg/globals.h"
 #include "cfg/script.h"
+#include "evi/evi_core.h"
+#include "log/log.h"
 #include "mem/pools.h"
 #include "mi/mi_core.h"
 #include "modules/loader.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
 #include "opensips/version.h"
+#include "proc/autoscale.h"
 #include "proc/roster.h"
 #include "proc/threads.h"
+#include "sip/tcp_receiver.h"
 #include "sip/udp_receiver.h"
 
 using namespace shim;
@@ -224,6 +228,11 @@ int main(int argc, char **argv)
 
 	pools_configure((size_t)o.shm_mb << 20, (size_t)o.pkg_mb << 20);
 	mi_register_core_commands();
+	if (evi_init() < 0) {
+		fprintf(stderr, "ERROR: cannot initialise the Event Interface\n");
+		return 1;
+	}
+	log_register_mi();
 	lifecycle_set(SHIM_STATE_INITIALIZING);
 
 	std::string err;
@@ -231,6 +240,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR: bad config file: %s\n", err.c_str());
 		return 1;
 	}
+	if (autoscale_validate(err) < 0) {
+		fprintf(stderr, "ERROR: bad config file: %s\n", err.c_str());
+		return 1;
+	}
+	log_apply_cfg();
+	pools_set_thresholds(g_globals.event_shm_threshold, g_globals.event_pkg_threshold);
 	if (modules_init(err) < 0) {
 		fprintf(stderr, "ERROR: module initialisation failed: %s\n", err.c_str());
 		modules_destroy();
@@ -253,9 +268,12 @@ int main(int argc, char **argv)
 		        strerror(errno));
 		return 1;
 	}
-	if (udp_sockets_open(err) < 0) {
+	if (udp_sockets_open(err) < 0 || tcp_sockets_open(err) < 0 ||
+	    autoscale_setup(err) < 0) {
 		fprintf(stderr, "ERROR: %s\n", err.c_str());
 		modules_destroy();
+		udp_sockets_close();
+		tcp_sockets_close();
 		return 1;
 	}
 	if (!o.foreground && daemonize() < 0) {
@@ -270,6 +288,10 @@ int main(int argc, char **argv)
 	thread_spawn(roster_add("timer", PROC_TYPE_TIMER), PROC_TIMER, true,
 	             timer_thread_setup);
 	udp_receivers_start();
+	tcp_threads_start();
+	// our own threads come last in the roster (decisions.md §14)
+	if (evi_start_sender_thread() < 0)
+		LM_CRIT("cannot start the EVI sender thread");
 	int rc = 0;
 	if (threads_wait_ready() < 0) {
 		LM_CRIT("a thread failed to start, shutting down");
@@ -294,6 +316,8 @@ int main(int argc, char **argv)
 	threads_stop_all();
 	modules_destroy();
 	udp_sockets_close();
+	tcp_sockets_close();
+	autoscale_reset();
 	release_everything();
 	if (!o.pidfile.empty())
 		unlink(o.pidfile.c_str());

@@ -11,6 +11,7 @@
 #include "cfg/globals.h"
 #include "cfg/lexer.h"
 #include "cfg/script.h"
+#include "evi/evi_core.h"
 #include "log/log.h"
 #include "opensips/dprint.h"
 #include "sip/sip_msg_impl.h"
@@ -521,6 +522,37 @@ int cfg_fixup(std::string &err)
 	}
 	for (auto &r : s.routes)
 		if (!r->route_types) r->route_types = REQUEST_ROUTE;
+	// Event names the script uses, published now (after every module's
+	// init, before E_CORE_LOG: decisions.md §3): event_route blocks first,
+	// each auto-subscribed as route:NAME (never expires), then the literal
+	// names of raise_event / subscribe_event.
+	if (!s.fixed_up) {
+		for (int i : s.event_routes) {
+			const route &r = *s.routes[i];
+			if (evi_publish_script_name(r.name) == EVI_ERROR) {
+				err = at(r.line) + "bad event name '" + r.name + "' in event_route";
+				return -1;
+			}
+			std::string sock = "route:" + r.name;
+			str ev{const_cast<char *>(r.name.data()), (int)r.name.size()};
+			str so{sock.data(), (int)sock.size()};
+			if (evi_subscribe(ev, so, 0, false) < 0) {
+				err = at(r.line) + "cannot subscribe event_route[" + r.name + "]";
+				return -1;
+			}
+		}
+		for (auto *c : s.calls) {
+			if (c->kind != call::MODULE || c->owner || c->nslots < 1 ||
+			    c->slots[0].mode != param_slot::FIXED)
+				continue;
+			if (c->name != "raise_event" && c->name != "subscribe_event") continue;
+			if (evi_publish_script_name(c->slots[0].fixed_text) == EVI_ERROR) {
+				err = at(c->line) + "bad event name '" + c->slots[0].fixed_text +
+				      "' in " + c->name;
+				return -1;
+			}
+		}
+	}
 	for (auto *c : s.calls) {
 		if (c->kind != call::MODULE) continue;
 		int types = s.routes[c->in_route]->route_types;
@@ -617,6 +649,29 @@ int script_run_event_route(int idx, const std::vector<script_param> &params)
 	frame f;
 	f.named = &named;
 	return run_top(g_script->event_routes[idx], nullptr, &f);
+}
+
+int script_pv_values(pv_spec_t *spec, std::vector<script_param> &out)
+{
+	out.clear();
+	run_ctx *ctx = t_ctx;
+	if (!ctx || !spec) return 0;
+	auto push = [&](const value &v) {
+		if (v.kind == value::NUL) return;
+		script_param p;
+		p.is_int = v.kind == value::INT;
+		p.i = v.i;
+		p.s = to_text(v);
+		out.push_back(std::move(p));
+	};
+	if (spec->kind == pv_spec::AVP) {
+		auto it = ctx->avps.find(spec->name);
+		if (it != ctx->avps.end())
+			for (auto v = it->second.rbegin(); v != it->second.rend(); ++v) push(*v);
+	} else {
+		push(get_pv(*spec, *ctx, t_frame));
+	}
+	return (int)out.size();
 }
 
 } // namespace shim

@@ -10,6 +10,7 @@
 #include "cfg/globals.h"
 #include "cfg/lexer.h"
 #include "cfg/script.h"
+#include "evi/evi_core.h"
 #include "opensips/dprint.h"
 
 namespace shim::cfg {
@@ -744,7 +745,9 @@ private:
 			}
 			return;
 		}
-		c.cmd = module_find_cmd(c.name, &c.owner);
+		// host core functions (raise_event, subscribe_event) come first
+		c.cmd = evi_find_script_cmd(c.name);
+		if (!c.cmd) c.cmd = module_find_cmd(c.name, &c.owner);
 		if (!c.cmd) fail(c.line, "unknown function '" + c.name + "'");
 		int n = 0;
 		while (n < MAX_CMD_PARAMS && c.cmd->params[n].flags) n++;

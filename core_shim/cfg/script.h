@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "opensips/pvar.h"
+
 struct sip_msg;
 
 namespace shim {
@@ -52,6 +54,11 @@ struct script_param {
 // Runs event route `idx` on the calling thread (no SIP message); returns the
 // action flags.
 int script_run_event_route(int idx, const std::vector<script_param> &params);
+
+// Every value of a variable in the calling thread's current script run
+// (only inside a function called by the script), newest first for $avp,
+// typed (is_int). Returns the count. Used by raise_event.
+int script_pv_values(pv_spec_t *spec, std::vector<script_param> &out);
 
 #define SCRIPT_EXIT_FLAG 1
 #define SCRIPT_DROP_FLAG 2

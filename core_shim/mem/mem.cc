@@ -2,13 +2,27 @@
 // header holding its size, so frees and reallocs are accounted exactly.
 // shm: one atomic counter; pkg: a per-thread counter (the thread's private
 // pool), sized by -M for every thread.
+//
+// Memory thresholds (spec §3 E_CORE_SHM/PKG_THRESHOLD, decisions §30):
+// after every successful allocator operation, perc = used*100/size and
+// `last` = the percentage of the previous raise;
+//   raise when perc >= threshold && perc != last,
+//   or once more (recovery) when perc < threshold && last > threshold;
+// `last` is updated whether or not anyone listens (the hook decides about
+// subscribers). SHM: `last` and the "pending" re-entrancy flag are shared;
+// a thread that finds the flag taken skips its check (as OpenSIPS, where
+// both live in shm). PKG: both are per thread. A threshold of 0 costs one
+// predictable branch.
 #include "mem/pools.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <atomic>
 
+#include "api/hooks.h"
+#include "opensips/host.h"
 #include "opensips/mem.h"
 
 namespace shim {
@@ -32,6 +46,75 @@ void *block_alloc(size_t size)
 size_t block_size(void *user) { return *(size_t *)((char *)user - kHeader); }
 void *block_base(void *user) { return (char *)user - kHeader; }
 
+// ---- thresholds ----
+std::atomic<int> g_shm_threshold{0};
+std::atomic<int> g_pkg_threshold{0};
+std::atomic<int> g_shm_last{0};
+std::atomic<bool> g_shm_pending{false};
+thread_local int t_pkg_last = 0;
+thread_local bool t_pkg_pending = false;
+
+inline bool threshold_crossed(int perc, int threshold, int last)
+{
+	return perc >= threshold ? perc != last : last > threshold;
+}
+
+// OpenSIPS reads these C longs through an int*: only the low 32 bits.
+inline int low32(size_t v) { return (int)(uint32_t)(v & 0xffffffffu); }
+
+__attribute__((noinline)) void shm_threshold_check_slow(int threshold)
+{
+	size_t size = g_shm_size;
+	if (!size)
+		return;
+	size_t used = g_shm_used.load(std::memory_order_relaxed);
+	int perc = (int)(used * 100 / size);
+	if (!threshold_crossed(perc, threshold,
+	                       g_shm_last.load(std::memory_order_relaxed)))
+		return;
+	bool idle = false;
+	if (!g_shm_pending.compare_exchange_strong(idle, true,
+	                                           std::memory_order_acquire))
+		return; // a raise is in progress (maybe ours, re-entered)
+	// Checked again under the flag: another thread may have raised it.
+	if (threshold_crossed(perc, threshold,
+	                      g_shm_last.load(std::memory_order_relaxed))) {
+		g_shm_last.store(perc, std::memory_order_relaxed);
+		if (auto f = g_core_hooks.shm_threshold)
+			f(perc, threshold, low32(used), low32(size));
+	}
+	g_shm_pending.store(false, std::memory_order_release);
+}
+
+inline void shm_threshold_check()
+{
+	int t = g_shm_threshold.load(std::memory_order_relaxed);
+	if (__builtin_expect(t != 0, 0))
+		shm_threshold_check_slow(t);
+}
+
+__attribute__((noinline)) void pkg_threshold_check_slow(int threshold)
+{
+	if (t_pkg_pending || !g_pkg_size)
+		return;
+	size_t used = t_pkg_used, size = g_pkg_size;
+	int perc = (int)(used * 100 / size);
+	if (!threshold_crossed(perc, threshold, t_pkg_last))
+		return;
+	t_pkg_pending = true;
+	t_pkg_last = perc;
+	if (auto f = g_core_hooks.pkg_threshold)
+		f(perc, threshold, low32(used), low32(size), shim_my_pid());
+	t_pkg_pending = false;
+}
+
+inline void pkg_threshold_check()
+{
+	int t = g_pkg_threshold.load(std::memory_order_relaxed);
+	if (__builtin_expect(t != 0, 0))
+		pkg_threshold_check_slow(t);
+}
+
 bool shm_reserve(size_t size)
 {
 	size_t cur = g_shm_used.load(std::memory_order_relaxed);
@@ -50,6 +133,18 @@ void pools_configure(size_t shm_bytes, size_t pkg_bytes)
 	g_pkg_size = pkg_bytes;
 }
 
+void pools_set_thresholds(int shm_percent, int pkg_percent)
+{
+	g_shm_threshold.store(shm_percent < 0 ? 0 : shm_percent);
+	g_pkg_threshold.store(pkg_percent < 0 ? 0 : pkg_percent);
+}
+
+void pools_reset_threshold_state()
+{
+	g_shm_last.store(0);
+	t_pkg_last = 0;
+}
+
 } // namespace shim
 
 using namespace shim;
@@ -63,6 +158,8 @@ void *shm_malloc(size_t size)
 	void *p = block_alloc(size);
 	if (!p)
 		g_shm_used.fetch_sub(size, std::memory_order_relaxed);
+	else
+		shm_threshold_check();
 	return p;
 }
 
@@ -72,6 +169,7 @@ void shm_free(void *p)
 		return;
 	g_shm_used.fetch_sub(block_size(p), std::memory_order_relaxed);
 	free(block_base(p));
+	shm_threshold_check();
 }
 
 void *shm_realloc(void *p, size_t size)
@@ -90,6 +188,7 @@ void *shm_realloc(void *p, size_t size)
 	if (size < old)
 		g_shm_used.fetch_sub(old - size, std::memory_order_relaxed);
 	*(size_t *)np = size;
+	shm_threshold_check();
 	return (char *)np + kHeader;
 }
 
@@ -98,8 +197,10 @@ void *pkg_malloc(size_t size)
 	if (t_pkg_used + size > g_pkg_size)
 		return nullptr;
 	void *p = block_alloc(size);
-	if (p)
+	if (p) {
 		t_pkg_used += size;
+		pkg_threshold_check();
+	}
 	return p;
 }
 
@@ -110,6 +211,7 @@ void pkg_free(void *p)
 	size_t s = block_size(p);
 	t_pkg_used = t_pkg_used >= s ? t_pkg_used - s : 0;
 	free(block_base(p));
+	pkg_threshold_check();
 }
 
 void *pkg_realloc(void *p, size_t size)
@@ -124,6 +226,7 @@ void *pkg_realloc(void *p, size_t size)
 		return nullptr;
 	t_pkg_used = t_pkg_used - old + size;
 	*(size_t *)np = size;
+	pkg_threshold_check();
 	return (char *)np + kHeader;
 }
 

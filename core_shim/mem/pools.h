@@ -8,4 +8,14 @@ namespace shim {
 // Sizes from -m / -M, before any thread starts.
 void pools_configure(size_t shm_bytes, size_t pkg_bytes);
 
+// event_shm_threshold / event_pkg_threshold (percent, 0 = off), from the
+// cfg once it is parsed (main), before threads start. Checked on every
+// shm / pkg allocator operation (spec §3, decisions §30); a threshold of 0
+// costs one predictable branch.
+void pools_set_thresholds(int shm_percent, int pkg_percent);
+
+// Unit tests: forget the shared `last` percentage and the calling thread's
+// pkg `last` (both back to 0).
+void pools_reset_threshold_state();
+
 } // namespace shim

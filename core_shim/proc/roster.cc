@@ -38,6 +38,7 @@ int roster_add(const std::string &type, int ptype)
 	e.running.store(false);
 	e.profiling_level.store(0);
 	e.loop = nullptr;
+	e.busy_ns.store(0);
 	e.log_level.store(log_global_level());
 	g_count.store(id + 1, std::memory_order_release);
 	return id;
@@ -59,6 +60,23 @@ void roster_bind_self(int id)
 	t_self = roster_get(id);
 	if (t_self)
 		t_self->pid.store(shim_my_pid());
+}
+
+void roster_reuse(int id)
+{
+	proc_entry *e = roster_get(id);
+	if (!e)
+		return;
+	e->pid.store(0);
+	e->running.store(false);
+	e->busy_ns.store(0);
+	e->loop = nullptr;
+}
+
+void roster_add_busy(unsigned long long ns)
+{
+	if (t_self)
+		t_self->busy_ns.fetch_add(ns, std::memory_order_relaxed);
 }
 
 void roster_reset()

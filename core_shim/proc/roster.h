@@ -25,6 +25,9 @@ struct proc_entry {
 	std::atomic<int> profiling_level{0};
 	std::atomic<bool> running{false};
 	struct ev_loop *loop = nullptr;    // owned by the thread
+	// Time spent handling work (not waiting in the loop), in ns, added by
+	// the thread itself; the auto-scaler samples it once per cycle.
+	std::atomic<unsigned long long> busy_ns{0};
 };
 
 // Adds an entry (any thread). Returns its id, or -1 when the table is full.
@@ -36,6 +39,13 @@ proc_entry *roster_get(int id);
 proc_entry *roster_self();
 // Binds the calling thread to entry `id` (sets pid, thread-locals).
 void roster_bind_self(int id);
+// Prepares the entry of a retired (joined) thread for a new thread of the
+// same type (auto-scaling): pid 0, not running, counters cleared. The type
+// string is unchanged, so concurrent readers stay safe.
+void roster_reuse(int id);
+// Adds `ns` of busy time to the calling thread's entry (no-op when the
+// thread is unmanaged).
+void roster_add_busy(unsigned long long ns);
 
 } // namespace shim
 

@@ -7,15 +7,19 @@
 #include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <deque>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "cfg/globals.h"
 #include "cfg/script.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
+#include "proc/autoscale.h"
 #include "proc/roster.h"
 #include "proc/threads.h"
 #include "sip/receive.h"
@@ -30,6 +34,7 @@ constexpr int kMaxDatagram = 65536;
 struct receiver {
 	ev_io io;                   // first member: the callback casts back
 	const sip_socket *sock = nullptr;
+	int roster_id = -1;
 	sip_counters counters;
 	unsigned int next_id = 0;
 	// Receive buffers for one recvmmsg batch.
@@ -39,7 +44,11 @@ struct receiver {
 	sockaddr_storage addrs[kBatch];
 };
 
+// Grows at startup and when the auto-scaler adds a worker (timer thread);
+// elements never move. g_receivers_mu guards the container, not the
+// receivers (each is used by its own thread; counters are atomics).
 std::deque<receiver> g_receivers;
+std::mutex g_receivers_mu;
 
 int udp_send(struct sip_msg *msg, const char *buf, int len)
 {
@@ -71,9 +80,25 @@ void handle_datagram(receiver *r, char *buf, int len, const sockaddr_storage *fr
 	receive_msg(&msg, &r->counters);
 }
 
+// Adds the time from construction to destruction to the thread's busy time.
+struct busy_meter {
+	timespec t0;
+	busy_meter() { clock_gettime(CLOCK_MONOTONIC, &t0); }
+	~busy_meter()
+	{
+		timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
+		               (t1.tv_nsec - t0.tv_nsec);
+		if (ns > 0)
+			roster_add_busy((unsigned long long)ns);
+	}
+};
+
 void on_readable(struct ev_loop *, ev_io *w, int)
 {
 	receiver *r = reinterpret_cast<receiver *>(w);
+	busy_meter meter; // load accounting for the auto-scaler
 	// Bounded drain: at most a few batches per wake-up so the loop's other
 	// watchers (stop, timers) keep running under load.
 	for (int round = 0; round < 8; round++) {
@@ -143,25 +168,66 @@ int udp_sockets_open(std::string &err)
 	return 0;
 }
 
+namespace {
+
+// Starts one receiver thread on socket `s`. `reuse_id`: the roster entry of
+// a retired, joined receiver of the same socket, or -1. Returns the roster
+// id, or -1.
+int start_receiver(const sip_socket *s, int reuse_id)
+{
+	receiver *rp = nullptr;
+	int id = -1;
+	{
+		std::lock_guard<std::mutex> lk(g_receivers_mu);
+		if (reuse_id >= 0) {
+			for (auto &r : g_receivers)
+				if (r.roster_id == reuse_id && r.sock == s)
+					rp = &r;
+		}
+		if (rp) {
+			roster_reuse(reuse_id);
+			id = reuse_id;
+		} else {
+			id = roster_add("SIP receiver " + s->text, PROC_TYPE_UDP);
+			if (id < 0)
+				return -1;
+			rp = &g_receivers.emplace_back();
+			rp->sock = s;
+			rp->roster_id = id;
+			rp->bufs.reset(new char[(size_t)kBatch * kMaxDatagram]);
+		}
+	}
+	int rank = proc_next_worker_rank();
+	if (thread_spawn(id, rank, true, [rp]() {
+		    ev_io_init(&rp->io, on_readable, rp->sock->fd, EV_READ);
+		    ev_io_start(shim_thread_loop(), &rp->io);
+		    return 0;
+	    }) < 0)
+		return -1;
+	return id;
+}
+
+} // namespace
+
 void udp_receivers_start()
 {
 	for (auto &s : g_globals.sockets) {
 		if (s.proto != 1)
 			continue;
 		int workers = g_globals.udp_workers > 0 ? g_globals.udp_workers : 1;
+		std::vector<int> ids;
 		for (int i = 0; i < workers; i++) {
-			receiver &r = g_receivers.emplace_back();
-			r.sock = &s;
-			r.bufs.reset(new char[(size_t)kBatch * kMaxDatagram]);
-			int id = roster_add("SIP receiver " + s.text, PROC_TYPE_UDP);
-			int rank = (int)g_receivers.size();
-			receiver *rp = &r;
-			thread_spawn(id, rank, true, [rp]() {
-				ev_io_init(&rp->io, on_readable, rp->sock->fd, EV_READ);
-				ev_io_start(shim_thread_loop(), &rp->io);
-				return 0;
-			});
+			int id = start_receiver(&s, -1);
+			if (id >= 0)
+				ids.push_back(id);
 		}
+		if (g_globals.udp_workers_profile.empty())
+			continue;
+		const sip_socket *sp = &s;
+		autoscale_add_group(
+		    "UDP", s.text, g_globals.udp_workers_profile, ids,
+		    [sp](int reuse) { return start_receiver(sp, reuse); },
+		    [](int id) { return thread_retire(id); });
 	}
 }
 
@@ -178,6 +244,7 @@ void udp_counters_total(unsigned long *received, unsigned long *replied,
                         unsigned long *malformed)
 {
 	unsigned long a = 0, b = 0, c = 0;
+	std::lock_guard<std::mutex> lk(g_receivers_mu);
 	for (auto &r : g_receivers) {
 		a += r.counters.received.load(std::memory_order_relaxed);
 		b += r.counters.replied.load(std::memory_order_relaxed);

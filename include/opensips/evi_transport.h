@@ -8,8 +8,9 @@
  * removed.
  *
  * `raise` is called on the host's event sender thread, never on the thread
- * that raised the event, with a private copy of the parameters that lives
- * until `raise` returns. It must not block for long: a transport with slow
+ * that raised the event, with the host's copy of the parameters that lives
+ * until `raise` returns. The copy is shared by the subscribers of that raise:
+ * treat it as read-only (copy what you need to change). It must not block for long: a transport with slow
  * I/O (TCP) hands the payload to a thread of its own. Return 0 when the
  * event was delivered or handed on, < 0 when it failed (counted). */
 #ifndef OPENSIPS_EVI_TRANSPORT_H

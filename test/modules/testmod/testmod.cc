@@ -2,6 +2,9 @@
 // Script functions: usleep(us) plus small probes used by the cfg unit tests
 // (t_ret, t_echo, t_fix, t_reqonly, t_var). MI: testmod:get (makes `get`
 // ambiguous), shm_alloc/shm_free/pkg_alloc (drive memory thresholds).
+// exec_dns_threshold: script t_resolve(name) and MI testmod:resolve {name}
+// run shim_resolve_host(); modparam resolve_delay_us makes every lookup of
+// the host that long (through the host's test-only knob).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,12 +13,17 @@
 #include <string>
 #include <vector>
 
+#include "opensips/core_hooks.h"
 #include "opensips/mem.h"
 #include "opensips/pvar.h"
 #include "opensips/sr_module.h"
 
+// Test-only knob of the host (core_shim/net/resolve.cc), not in include/.
+extern "C" void shim_set_resolve_delay_for_tests(int us);
+
 namespace {
 
+int resolve_delay_us = 0;
 int some_int = 0;
 char *some_str = nullptr;
 int dual_int = 0;
@@ -94,6 +102,22 @@ int set_func_param(modparam_t type, void *val)
 	return 0;
 }
 
+// t_resolve(name): shim_resolve_host(name); 1 resolved, -1 not.
+int w_resolve(sip_msg *, void *name, void *, void *, void *, void *, void *,
+              void *, void *)
+{
+	std::string n(((str *)name)->s, ((str *)name)->len);
+	char ip[64];
+	return shim_resolve_host(n.c_str(), ip, sizeof(ip)) == 0 ? 1 : -1;
+}
+
+int mod_init()
+{
+	if (resolve_delay_us > 0)
+		shim_set_resolve_delay_for_tests(resolve_delay_us);
+	return 0;
+}
+
 const cmd_export_t cmds[] = {
     {"usleep", w_usleep, {{CMD_PARAM_INT, nullptr, nullptr}, {0, nullptr, nullptr}},
      ALL_ROUTES},
@@ -111,6 +135,8 @@ const cmd_export_t cmds[] = {
     {"t_reqonly", w_fix, {{0, nullptr, nullptr}}, REQUEST_ROUTE},
     {"t_var", w_var, {{CMD_PARAM_VAR, nullptr, nullptr}, {0, nullptr, nullptr}},
      ALL_ROUTES},
+    {"t_resolve", w_resolve,
+     {{CMD_PARAM_STR, nullptr, nullptr}, {0, nullptr, nullptr}}, ALL_ROUTES},
     {nullptr, nullptr, {{0, nullptr, nullptr}}, 0},
 };
 
@@ -120,6 +146,7 @@ const param_export_t params[] = {
     {"dual", STR_PARAM, &dual_str},
     {"dual", INT_PARAM, &dual_int},
     {"func_int", INT_PARAM | USE_FUNC_PARAM, (void *)set_func_param},
+    {"resolve_delay_us", INT_PARAM, &resolve_delay_us},
     {nullptr, 0, nullptr},
 };
 
@@ -162,6 +189,26 @@ mi_response_t *mi_shm_free(const mi_params_t *, struct mi_handler *)
 	return init_mi_result_ok();
 }
 
+// testmod:resolve {name}: {"ip":"..."}, or 500 "resolve failed".
+mi_response_t *mi_resolve(const mi_params_t *params, struct mi_handler *)
+{
+	char *name;
+	int len;
+	if (get_mi_string_param(params, "name", &name, &len) < 0)
+		return init_mi_param_error();
+	std::string n(name, (size_t)len);
+	char ip[64];
+	if (shim_resolve_host(n.c_str(), ip, sizeof(ip)) < 0)
+		return init_mi_error(500, "resolve failed", 14);
+	mi_item_t *obj;
+	mi_response_t *resp = init_mi_result_object(&obj);
+	if (resp && add_mi_string(obj, "ip", 2, ip, (int)strlen(ip)) < 0) {
+		free_mi_response(resp);
+		return nullptr;
+	}
+	return resp;
+}
+
 const mi_export_t mi_cmds[] = {
     {"get", "answers OK (makes 'get' ambiguous)", 0, nullptr,
      {{mi_get, {nullptr}}, {nullptr, {nullptr}}}, {nullptr}},
@@ -171,6 +218,9 @@ const mi_export_t mi_cmds[] = {
      {{mi_shm_free, {nullptr}}, {nullptr, {nullptr}}}, {nullptr}},
     {"pkg_alloc", "allocates {bytes} of the MI thread's pkg and keeps it", 0,
      nullptr, {{mi_pkg_alloc, {"bytes", nullptr}}, {nullptr, {nullptr}}},
+     {nullptr}},
+    {"resolve", "resolves {name} as the host does (exec_dns_threshold)", 0,
+     nullptr, {{mi_resolve, {"name", nullptr}}, {nullptr, {nullptr}}},
      {nullptr}},
     {nullptr, nullptr, 0, nullptr, {{nullptr, {nullptr}}}, {nullptr}},
 };
@@ -209,7 +259,7 @@ struct module_exports exports = {
     nullptr,            /* trans */
     nullptr,            /* procs */
     nullptr,            /* preinit_f */
-    nullptr,            /* init_f */
+    mod_init,           /* init_f: applies resolve_delay_us */
     nullptr,            /* response_f */
     nullptr,            /* destroy_f */
     nullptr,            /* init_child_f */

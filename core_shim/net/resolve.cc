@@ -1,0 +1,91 @@
+// shim_resolve_host (include/opensips/core_hooks.h): a name lookup measured
+// against exec_dns_threshold (spec §3 E_CORE_THRESHOLD, source "dns").
+//
+// Over the threshold (strictly longer, µs) it logs a WARNING and calls
+// g_core_hooks.threshold("dns", took, name) on the calling thread, every
+// time (no suppression, as OpenSIPS).
+//
+// Test-only: shim_set_resolve_delay_for_tests(us) makes every lookup sleep
+// `us` microseconds inside the measured section, so tests (testmod's
+// `resolve_delay_us` modparam) can cross the threshold on purpose. It is
+// not part of the module API and is not declared in include/.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "api/hooks.h"
+#include "cfg/globals.h"
+#include "opensips/core_hooks.h"
+#include "opensips/dprint.h"
+
+namespace {
+
+std::atomic<int> g_test_delay_us{0};
+
+long long now_us()
+{
+	timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+} // namespace
+
+extern "C" __attribute__((visibility("default"))) void
+shim_set_resolve_delay_for_tests(int us)
+{
+	g_test_delay_us.store(us > 0 ? us : 0);
+}
+
+extern "C" int shim_resolve_host(const char *name, char *ip_out, int ip_len)
+{
+	if (!name || !*name)
+		return -1;
+	const int threshold = shim::g_globals.exec_dns_threshold;
+	const long long start = threshold > 0 ? now_us() : 0;
+
+	struct addrinfo hints;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	struct addrinfo *res = nullptr;
+	int rc = getaddrinfo(name, nullptr, &hints, &res);
+	if (int d = g_test_delay_us.load(std::memory_order_relaxed))
+		usleep((useconds_t)d);
+
+	int ret = -1;
+	if (rc == 0 && res) {
+		char buf[INET6_ADDRSTRLEN] = "";
+		const void *addr = nullptr;
+		if (res->ai_family == AF_INET)
+			addr = &((struct sockaddr_in *)res->ai_addr)->sin_addr;
+		else if (res->ai_family == AF_INET6)
+			addr = &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+		if (addr && inet_ntop(res->ai_family, addr, buf, sizeof(buf))) {
+			ret = 0;
+			if (ip_out && ip_len > 0)
+				snprintf(ip_out, (size_t)ip_len, "%s", buf);
+		}
+	}
+	if (res)
+		freeaddrinfo(res);
+	if (rc != 0)
+		LM_DBG("cannot resolve '%s': %s\n", name, gai_strerror(rc));
+
+	if (threshold > 0) {
+		long long took = now_us() - start;
+		if (took > threshold) {
+			LM_WARN("threshold exceeded: dns lookup of '%s' took %lld us "
+			        "(limit %d us)\n", name, took, threshold);
+			if (auto f = shim::g_core_hooks.threshold)
+				f("dns", (int)took, name, (int)strlen(name));
+		}
+	}
+	return ret;
+}

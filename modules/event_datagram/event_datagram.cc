@@ -1,0 +1,312 @@
+// event_datagram: EVI transports `udp:host:port` and `unix:/path`
+// (spec §2.6). One JSON-RPC notification per event, one datagram per
+// notification, fire-and-forget: sendto with MSG_DONTWAIT on a shared
+// unconnected socket, so a slow or absent reader costs one failed syscall
+// and never blocks the host's event sender thread.
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <new>
+#include <string>
+
+#include "opensips/evi_transport.h"
+#include "opensips/sr_module.h"
+
+#include "datagram_sock.h"
+
+namespace evdgram {
+
+namespace {
+
+// Created in mod_init, shared by every sender thread (sendto on one socket
+// from several threads is safe); closed in destroy after the threads stop.
+std::atomic<int> g_udp_fd{-1};
+std::atomic<int> g_unix_fd{-1};
+
+// Failures are logged at most once per socket every log_interval seconds,
+// with the number of failures since the last line: a subscriber whose
+// reader went away must not flood the log (nor E_CORE_LOG subscribers).
+constexpr time_t log_interval = 30;
+
+dgram_sock *from_rs(evi_reply_sock *rs)
+{
+	return rs ? static_cast<dgram_sock *>(rs->priv) : nullptr;
+}
+
+dgram_sock *new_sock(kind k)
+{
+	auto *ds = new (std::nothrow) dgram_sock;
+	if (!ds)
+		return nullptr;
+	ds->k = k;
+	ds->rs.flags = EVI_EXPIRE;
+	ds->rs.priv = ds;
+	return ds;
+}
+
+void note_failure(dgram_sock *ds, const char *why, int err)
+{
+	ds->failed.fetch_add(1, std::memory_order_relaxed);
+	unsigned long pending = ds->failed_unlogged.fetch_add(1, std::memory_order_relaxed) + 1;
+	time_t now = time(nullptr);
+	time_t last = ds->last_log.load(std::memory_order_relaxed);
+	if (now - last < log_interval)
+		return;
+	if (!ds->last_log.compare_exchange_strong(last, now))
+		return; // another thread logs this round
+	ds->failed_unlogged.fetch_sub(pending, std::memory_order_relaxed);
+	if (err)
+		LM_WARN("cannot send event to %s:%s: %s: %s (%lu failure(s) since the "
+		        "last report)\n",
+		        ds->k == kind::udp ? "udp" : "unix", ds->printed.c_str(), why,
+		        strerror(err), pending);
+	else
+		LM_WARN("cannot send event to %s:%s: %s (%lu failure(s) since the last "
+		        "report)\n",
+		        ds->k == kind::udp ? "udp" : "unix", ds->printed.c_str(), why,
+		        pending);
+}
+
+} // namespace
+
+evi_reply_sock *parse_udp(str socket)
+{
+	if (!socket.s || socket.len <= 0)
+		return nullptr;
+	std::string spec(socket.s, (size_t)socket.len);
+	size_t colon = spec.rfind(':');
+	if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
+		LM_ERR("bad udp socket '%s': expected host:port\n", spec.c_str());
+		return nullptr;
+	}
+	std::string host = spec.substr(0, colon), port = spec.substr(colon + 1);
+	long p = 0;
+	for (char c : port) {
+		if (c < '0' || c > '9' || p > 65535) {
+			p = -1;
+			break;
+		}
+		p = p * 10 + (c - '0');
+	}
+	if (p <= 0 || p > 65535) {
+		LM_ERR("bad udp socket '%s': the port must be 1..65535\n", spec.c_str());
+		return nullptr;
+	}
+	struct sockaddr_in sin {};
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)p);
+	if (inet_pton(AF_INET, host.c_str(), &sin.sin_addr) != 1) {
+		// Resolved now, once (spec: the host is resolved at parse time).
+		struct addrinfo hints {}, *ai = nullptr;
+		hints.ai_family = AF_INET; // IPv4 only, as the reference
+		hints.ai_socktype = SOCK_DGRAM;
+		int rc = getaddrinfo(host.c_str(), nullptr, &hints, &ai);
+		if (rc != 0 || !ai) {
+			LM_ERR("bad udp socket '%s': cannot resolve '%s': %s\n", spec.c_str(),
+			       host.c_str(), gai_strerror(rc));
+			return nullptr;
+		}
+		sin.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		freeaddrinfo(ai);
+	}
+	dgram_sock *ds = new_sock(kind::udp);
+	if (!ds)
+		return nullptr;
+	memcpy(&ds->addr, &sin, sizeof sin);
+	ds->addr_len = sizeof sin;
+	ds->printed = host + ":" + std::to_string(p);
+	return &ds->rs;
+}
+
+evi_reply_sock *parse_unix(str socket)
+{
+	if (!socket.s || socket.len <= 0)
+		return nullptr;
+	std::string path(socket.s, (size_t)socket.len);
+	struct sockaddr_un sun {};
+	if (path.find('\0') != std::string::npos || path.size() >= sizeof sun.sun_path) {
+		LM_ERR("bad unix socket '%s': too long or not a path\n", path.c_str());
+		return nullptr;
+	}
+	// A path that does not exist (yet) is accepted, as by the reference:
+	// sends fail and are counted until a reader binds it.
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path.data(), path.size());
+	dgram_sock *ds = new_sock(kind::unix_path);
+	if (!ds)
+		return nullptr;
+	memcpy(&ds->addr, &sun, sizeof sun);
+	ds->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + path.size() + 1);
+	ds->printed = path;
+	return &ds->rs;
+}
+
+// Same type, same port, and an address equal over the first socket's
+// length (spec §2.6).
+int match(evi_reply_sock *a, evi_reply_sock *b)
+{
+	dgram_sock *x = from_rs(a), *y = from_rs(b);
+	if (!x || !y || x->k != y->k)
+		return 0;
+	if (x->k == kind::udp) {
+		auto *p = (const struct sockaddr_in *)&x->addr;
+		auto *q = (const struct sockaddr_in *)&y->addr;
+		return p->sin_port == q->sin_port &&
+		       p->sin_addr.s_addr == q->sin_addr.s_addr;
+	}
+	return x->printed == y->printed;
+}
+
+void free_sock(evi_reply_sock *sock)
+{
+	delete from_rs(sock);
+}
+
+str print(evi_reply_sock *sock)
+{
+	dgram_sock *ds = from_rs(sock);
+	if (!ds)
+		return str{nullptr, 0};
+	return str{ds->printed.data(), (int)ds->printed.size()};
+}
+
+int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *params)
+{
+	dgram_sock *ds = from_rs(sock);
+	if (!ds || !ev_name)
+		return -1;
+	int fd = (ds->k == kind::udp ? g_udp_fd : g_unix_fd).load(std::memory_order_acquire);
+	if (fd < 0) {
+		note_failure(ds, "no sending socket", 0);
+		return -1;
+	}
+	// One buffer per sender thread: the payload never goes to the heap.
+	static thread_local char buf[max_event_len];
+	int len = evi_build_payload(params, ev_name, 0, nullptr, nullptr, buf, (int)sizeof buf);
+	if (len < 0) {
+		note_failure(ds, "event larger than 65457 bytes", 0);
+		return -1;
+	}
+	ssize_t n;
+	do {
+		n = sendto(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		           (const struct sockaddr *)&ds->addr, ds->addr_len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		// ECONNREFUSED / ENOENT: nobody reads that unix path; EAGAIN: the
+		// reader's queue is full. Either way the event is lost, and counted.
+		note_failure(ds, "sendto", errno);
+		return -1;
+	}
+	return 0;
+}
+
+int open_senders()
+{
+	if (g_udp_fd.load() < 0) {
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			LM_ERR("cannot create the UDP sending socket: %s\n", strerror(errno));
+			return -1;
+		}
+		g_udp_fd.store(fd, std::memory_order_release);
+	}
+	if (g_unix_fd.load() < 0) {
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			LM_ERR("cannot create the unix sending socket: %s\n", strerror(errno));
+			return -1;
+		}
+		g_unix_fd.store(fd, std::memory_order_release);
+	}
+	return 0;
+}
+
+void close_senders()
+{
+	int fd = g_udp_fd.exchange(-1);
+	if (fd >= 0)
+		close(fd);
+	fd = g_unix_fd.exchange(-1);
+	if (fd >= 0)
+		close(fd);
+}
+
+const evi_export_t udp_export = {
+	str_init("udp"), /* proto */
+	raise,           /* raise */
+	parse_udp,       /* parse */
+	match,           /* match */
+	free_sock,       /* free */
+	print,           /* print */
+	0,               /* flags */
+};
+
+const evi_export_t unix_export = {
+	str_init("unix"), /* proto */
+	raise,            /* raise */
+	parse_unix,       /* parse */
+	match,            /* match */
+	free_sock,        /* free */
+	print,            /* print */
+	0,                /* flags */
+};
+
+} // namespace evdgram
+
+namespace {
+
+int mod_init(void)
+{
+	if (evdgram::open_senders() < 0)
+		return -1;
+	if (register_event_mod(&evdgram::udp_export) < 0) {
+		LM_ERR("cannot register the udp event transport\n");
+		return -1;
+	}
+	if (register_event_mod(&evdgram::unix_export) < 0) {
+		LM_ERR("cannot register the unix event transport\n");
+		return -1;
+	}
+	return 0;
+}
+
+void mod_destroy(void)
+{
+	evdgram::close_senders();
+}
+
+} // namespace
+
+extern "C" {
+
+struct module_exports exports = {
+	"event_datagram", /* module name */
+	MOD_TYPE_DEFAULT, /* class of this module */
+	MODULE_VERSION,   /* version and ABI */
+	DEFAULT_DLFLAGS,  /* dlopen flags */
+	nullptr,          /* load function */
+	nullptr,          /* dependencies */
+	nullptr,          /* script functions */
+	nullptr,          /* async script functions */
+	nullptr,          /* modparams: none (spec §2.6) */
+	nullptr,          /* statistics */
+	nullptr,          /* MI commands */
+	nullptr,          /* pseudo-variables */
+	nullptr,          /* transformations */
+	nullptr,          /* extra threads: none, sends are non-blocking */
+	nullptr,          /* pre-init */
+	mod_init,         /* module init: sockets, transports */
+	nullptr,          /* reply handler */
+	mod_destroy,      /* destroy */
+	nullptr,          /* per-thread init */
+	nullptr,          /* reload ack */
+};
+
+} // extern "C"
