@@ -80,6 +80,9 @@ void free_list(evi_params_p list)
 		evi_free_params(list);
 }
 
+// The subscriber being delivered on the sender thread (evi_stats_ref).
+thread_local const std::shared_ptr<subscriber> *t_delivering = nullptr;
+
 void deliver(subscriber &s, job *j)
 {
 	event_entry *e = event_get(j->event);
@@ -95,8 +98,9 @@ void deliver(subscriber &s, job *j)
 	job_unref(j);
 }
 
-void fold_retired_locked(const subscriber &s)
+void fold_retired_locked(subscriber &s)
 {
+	s.folded = true;
 	event_entry *e = event_get(s.event);
 	totals &t = (*g_retired)[{e ? e->name_buf : std::string(), s.tp->proto}];
 	t.delivered += s.delivered.load();
@@ -520,7 +524,9 @@ size_t evi_dispatch_pending(size_t budget)
 			for (int k = 0; k < 64 && handled < budget; k++) {
 				job *j;
 				if (!s->queue.pop(j)) break;
+				t_delivering = &s;
 				deliver(*s, j);
+				t_delivering = nullptr;
 				handled++;
 				progress = true;
 			}
@@ -826,3 +832,40 @@ int register_event_mod(const evi_export_t *ev)
 }
 
 } // extern "C"
+
+// ---- late delivery outcomes (evi_transport.h) ----
+
+using namespace shim::evi;
+
+extern "C" void *evi_stats_ref(evi_reply_sock *sock)
+{
+	if (!t_delivering || !*t_delivering || (*t_delivering)->sock != sock)
+		return nullptr;
+	return new std::shared_ptr<subscriber>(*t_delivering);
+}
+
+extern "C" void evi_stats_report(void *ref, int ok)
+{
+	if (!ref || ok)
+		return;
+	subscriber &s = **(std::shared_ptr<subscriber> *)ref;
+	std::lock_guard<std::mutex> lk(g_all_mu);
+	if (s.folded) {
+		event_entry *e = event_get(s.event);
+		totals &t = (*g_retired)[{e ? e->name_buf : std::string(), s.tp->proto}];
+		if (t.delivered)
+			t.delivered--;
+		t.failed++;
+		return;
+	}
+	// one event handed on earlier turned out to fail
+	unsigned long long d = s.delivered.load();
+	while (d && !s.delivered.compare_exchange_weak(d, d - 1)) {
+	}
+	s.failed.fetch_add(1, std::memory_order_relaxed);
+}
+
+extern "C" void evi_stats_unref(void *ref)
+{
+	delete (std::shared_ptr<subscriber> *)ref;
+}

@@ -48,6 +48,15 @@ typedef struct evi_export_ {
 	unsigned int flags;
 } evi_export_t;
 
+/* Late outcomes, for a transport that finishes delivery on a thread of its
+ * own (event_stream): during `raise`, take a reference on the subscriber's
+ * counters; when the outcome is known, report it (ok = 0 moves one event
+ * from delivered to failed); then release the reference. The reference
+ * stays valid after the subscriber is removed. NULL outside `raise`. */
+void *evi_stats_ref(evi_reply_sock *sock);
+void evi_stats_report(void *ref, int ok);
+void evi_stats_unref(void *ref);
+
 /* 0 / -1 (duplicate proto). Call from load_f or init_f. */
 int register_event_mod(const evi_export_t *ev);
 

@@ -171,6 +171,7 @@ int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *pa
 	j.dest = ss->addr;
 	j.payload.assign(buf.data(), (size_t)len);
 	j.id = id;
+	j.ref = stat_ref(evi_stats_ref(sock));
 	return sender_enqueue(std::move(j));
 }
 

@@ -60,10 +60,46 @@ void seed_ids();
 int next_id();
 
 // ---- the Sender ----
+
+// The host's counters of the subscriber an event was raised for
+// (evi_stats_ref): a failure found later on the Sender is reported back, so
+// `evi:subscriber_stats` counts it. Move-only; released on destruction.
+struct stat_ref {
+	void *p = nullptr;
+	stat_ref() = default;
+	explicit stat_ref(void *ref) : p(ref) {}
+	stat_ref(stat_ref &&o) noexcept : p(o.p) { o.p = nullptr; }
+	stat_ref &operator=(stat_ref &&o) noexcept
+	{
+		if (this != &o) {
+			release();
+			p = o.p;
+			o.p = nullptr;
+		}
+		return *this;
+	}
+	stat_ref(const stat_ref &) = delete;
+	stat_ref &operator=(const stat_ref &) = delete;
+	~stat_ref() { release(); }
+	void fail()
+	{
+		if (p)
+			evi_stats_report(p, 0);
+		release();
+	}
+	void release()
+	{
+		if (p)
+			evi_stats_unref(p);
+		p = nullptr;
+	}
+};
+
 struct job {
 	struct sockaddr_in dest{};
 	std::string payload;
 	int id = 0;                   // > 0 in reliable mode
+	stat_ref ref;
 };
 
 // Queues a job for the Sender (any thread). 0, or -1 when the queue is full

@@ -58,6 +58,12 @@ struct out_msg {
 	std::string data;
 	int id = 0;
 	ev_tstamp deadline = 0;
+	stat_ref ref;
+};
+
+struct awaited {
+	ev_tstamp deadline = 0;
+	stat_ref ref;
 };
 
 struct conn {
@@ -69,7 +75,7 @@ struct conn {
 	std::deque<out_msg> out;       // unsent, head partially sent by `head_off`
 	size_t head_off = 0;
 	size_t out_bytes = 0;          // unsent bytes (minus head_off)
-	std::map<int, ev_tstamp> awaiting; // reliable: id -> deadline
+	std::map<int, awaited> awaiting; // reliable: id -> deadline, counters
 	std::string in;                // reliable: unparsed reply bytes
 	unsigned long unlogged = 0;
 	ev_tstamp last_log = -1e9;
@@ -125,6 +131,10 @@ void close_conn(conn *c, const char *why, int err)
 	}
 	c->connecting = false;
 	unsigned long lost = c->out.size() + c->awaiting.size();
+	for (auto &m : c->out)
+		m.ref.fail();
+	for (auto &kv : c->awaiting)
+		kv.second.ref.fail();
 	c->out.clear();
 	c->head_off = 0;
 	c->out_bytes = 0;
@@ -158,11 +168,13 @@ void handle_reply(conn *c, const char *p, size_t n)
 		LM_DBG("tcp:%s: reply to unknown or expired id %lld\n", c->name.c_str(),
 		       (long long)json_integer_value(id));
 	} else {
-		c->awaiting.erase(it);
-		if (json_object_get(v, "error"))
+		if (json_object_get(v, "error")) {
+			it->second.ref.fail();
 			note_failure(c, 1, "the peer answered with an error", 0);
-		else
+		} else {
 			st_delivered.fetch_add(1, std::memory_order_relaxed);
+		}
+		c->awaiting.erase(it);
 	}
 	json_decref(v);
 }
@@ -304,7 +316,7 @@ void flush(conn *c)
 			left -= rest;
 			c->head_off = 0;
 			if (m.id > 0)
-				c->awaiting[m.id] = m.deadline;
+				c->awaiting[m.id] = awaited{m.deadline, std::move(m.ref)};
 			else
 				st_delivered.fetch_add(1, std::memory_order_relaxed);
 			c->out.pop_front();
@@ -331,6 +343,7 @@ void dispatch(job &j)
 	conn *c = it->second.get();
 	if (c->out_bytes + j.payload.size() > conn_max_pending) {
 		st_dropped.fetch_add(1, std::memory_order_relaxed);
+		j.ref.fail();
 		note_failure(c, 1, "the peer does not read: pending output over 1 MB, event dropped", 0,
 		             false);
 		return;
@@ -338,6 +351,7 @@ void dispatch(job &j)
 	out_msg m;
 	m.id = j.id;
 	m.deadline = ev_now(g_sloop) + timeout_ms / 1000.0;
+	m.ref = std::move(j.ref);
 	c->out_bytes += j.payload.size();
 	m.data = std::move(j.payload);
 	c->out.push_back(std::move(m));
@@ -371,7 +385,8 @@ void on_tick(struct ev_loop *loop, ev_timer *, int)
 	for (auto &[k, c] : g_conns) {
 		unsigned long late = 0;
 		for (auto it = c->awaiting.begin(); it != c->awaiting.end();) {
-			if (it->second < now) {
+			if (it->second.deadline < now) {
+				it->second.ref.fail();
 				it = c->awaiting.erase(it);
 				late++;
 			} else {
