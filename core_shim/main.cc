@@ -313,6 +313,13 @@ int main(int argc, char **argv)
 
 	lifecycle_mark_stopping();
 	lifecycle_set(SHIM_STATE_TERMINATING);
+	if (rc == 0 && g_globals.shutdown_grace > 0) {
+		// Listeners keep serving while probes learn we are going away; a
+		// second signal ends the grace period early.
+		timespec grace{g_globals.shutdown_grace / 1000,
+		               (long)(g_globals.shutdown_grace % 1000) * 1000000L};
+		sigtimedwait(&sigs, nullptr, &grace);
+	}
 	threads_stop_all();
 	modules_destroy();
 	udp_sockets_close();

@@ -215,6 +215,7 @@ const std::map<std::string, setter> &table()
 	});
 	t["auto_load_core_modules"] = bool_p(&g.auto_load_core_modules);
 	t["mi_list_aliases"] = bool_p(&g.mi_list_aliases);
+	t["shutdown_grace"] = int_p(&g.shutdown_grace);
 	return t;
 }
 

@@ -43,6 +43,10 @@ struct core_globals {
 	std::string server_header;           // SIP Server header override
 	bool auto_load_core_modules = true;  // decisions.md §1
 	bool mi_list_aliases = false;        // decisions.md §6
+	// ms between announcing TERMINATING and stopping the threads, so
+	// health probes can see "shutting down" (/livez 503) before the
+	// listeners close. 0 = stop at once.
+	int shutdown_grace = 0;
 };
 
 extern core_globals g_globals;

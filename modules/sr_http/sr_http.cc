@@ -36,7 +36,6 @@ namespace {
 // ---- modparams ----
 char *ready_groups = nullptr;    // "a,b,c"; unset = every group
 int refresh_interval = 1000;     // ms
-int shutdown_delay = 0;          // ms the main thread waits after TERMINATING
 
 // ---- state ----
 struct sr_api g_sr;
@@ -105,10 +104,8 @@ void on_lifecycle(int state, void *)
 		return;
 	g_terminating = true;
 	g_dirty = true;
-	// Lame-duck period: the HTTPD thread keeps answering 503 while load
-	// balancers notice (the host joins the threads right after us).
-	if (shutdown_delay > 0)
-		std::this_thread::sleep_for(std::chrono::milliseconds(shutdown_delay));
+	// The lame-duck window (listeners answering 503 before they close) is
+	// the host's `shutdown_grace`; a listener must not block here.
 }
 
 // ---- handlers ----
@@ -265,8 +262,8 @@ int parse_ready_groups()
 
 int mod_init(void)
 {
-	if (refresh_interval < 0 || shutdown_delay < 0 || shutdown_delay > 60000) {
-		LM_ERR("refresh_interval >= 0 and 0 <= shutdown_delay <= 60000 (ms)\n");
+	if (refresh_interval < 0) {
+		LM_ERR("refresh_interval must be >= 0 (ms)\n");
 		return -1;
 	}
 	if (load_sr_api(&g_sr) < 0) {
@@ -314,7 +311,6 @@ const mi_export_t mi_cmds[] = {
 const param_export_t params[] = {
 	{"ready_groups", STR_PARAM, &ready_groups},
 	{"refresh_interval", INT_PARAM, &refresh_interval},
-	{"shutdown_delay", INT_PARAM, &shutdown_delay},
 	{nullptr, 0, nullptr},
 };
 

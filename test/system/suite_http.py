@@ -122,11 +122,12 @@ def post_mi(port, text, path="/mi", ctype="application/json"):
 
 class HttpHost(H.Host):
     def __init__(self, name="http", httpd_params="", extra_modules="",
-                 cfg=CFG):
+                 cfg=CFG, extra_globals=""):
         self.http_port = H.free_port(socket.SOCK_STREAM)
         super().__init__(cfg, subs={"@HTTP_PORT@": str(self.http_port),
                                     "@HTTPD_PARAMS@": httpd_params,
-                                    "@EXTRA_MODULES@": extra_modules},
+                                    "@EXTRA_MODULES@": extra_modules,
+                                    "@EXTRA_GLOBALS@": extra_globals},
                          name=name)
 
     def url(self):
@@ -376,8 +377,7 @@ def test_livez_shutdown(runner):
         return
 
     def body():
-        h = HttpHost("livez", extra_modules='modparam("sr_http", '
-                     '"shutdown_delay", 1500)')
+        h = HttpHost("livez", extra_globals="shutdown_grace = 1500")
         try:
             h.start()
             alive_check(h)
