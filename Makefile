@@ -68,9 +68,11 @@ $(BUILD)/obj/%.o: %.cc
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 # Module objects carry MOD_NAME (used by LM_* and E_CORE_LOG).
+# Modules export one symbol, `exports` (declared with default visibility in
+# sr_module.h); everything else stays inside the .so.
 $(BUILD)/obj/modules/%.o: modules/%.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -DMOD_NAME='"$(firstword $(subst /, ,$*))"' -MMD -MP -c $< -o $@
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -fvisibility=hidden -fvisibility-inlines-hidden -DMOD_NAME='"$(firstword $(subst /, ,$*))"' -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/test/modules/%.o: test/modules/%.cc
 	@mkdir -p $(dir $@)

@@ -207,6 +207,10 @@ struct module_exports {
 	reload_confirm_function reload_ack_f; /* 20 script reload */
 };
 
+/* The one symbol a module exports. Declared here with default visibility so
+ * modules can be built with -fvisibility=hidden and still export it. */
+extern __attribute__((visibility("default"))) struct module_exports exports;
+
 #ifdef __cplusplus
 }
 #endif
