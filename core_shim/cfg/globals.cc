@@ -1,5 +1,6 @@
 // Core parameters (spec §7.1, decisions.md §16).
 #include "cfg/globals.h"
+#include "evi/evi_allow.h"
 
 #include <strings.h>
 
@@ -216,6 +217,13 @@ const std::map<std::string, setter> &table()
 	t["auto_load_core_modules"] = bool_p(&g.auto_load_core_modules);
 	t["mi_list_aliases"] = bool_p(&g.mi_list_aliases);
 	t["shutdown_grace"] = int_p(&g.shutdown_grace);
+	t["event_subscriber_allow"] = [](const pval &v, std::string &msg) {
+		if (!v.single || v.is_int) {
+			msg = "expects a string of networks, e.g. \"127.0.0.0/8, ::1\"";
+			return -1;
+		}
+		return shim::evi_allow_set(v.s, msg);
+	};
 	return t;
 }
 

@@ -9,6 +9,7 @@
 #include <new>
 #include <unordered_map>
 
+#include "evi/evi_allow.h"
 #include "evi/evi_internal.h"
 #include "opensips/core_hooks.h"
 #include "opensips/dprint.h"
@@ -441,6 +442,12 @@ int evi_subscribe(const str &event, const str &socket, unsigned int expire,
 	const transport *tp = transport_find(proto);
 	if (!tp || !tp->exp.parse)
 		return -1;
+	if (!evi_allow_socket(std::string(proto.s, (size_t)proto.len),
+	                      std::string(rest.s, (size_t)rest.len))) {
+		LM_WARN("subscriber %.*s refused: outside event_subscriber_allow",
+		        socket.len, socket.s);
+		return -1;
+	}
 	evi_reply_sock *sock = tp->exp.parse(rest);
 	if (!sock)
 		return -1;
