@@ -6,6 +6,9 @@
 #   make bench      run the benchmarks under bench/
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=1 build with ASan+UBSan into build-san/
+#   make fuzz       libFuzzer targets (clang) into build-fuzz/, each run for
+#                   FUZZ_SECONDS (30); make fuzz-regress replays
+#                   test/fuzz/regressions/ once (docs/fuzzing.md)
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -56,6 +59,7 @@ UNIT_SRCS := $(shell find test/unit -name 'test_*.cc' | sort)
 UNIT_BINS := $(UNIT_SRCS:test/unit/%.cc=$(BUILD)/unit/%)
 
 .PHONY: all deps test unit system run bench install clean fuzz format
+.PHONY: fuzz-build fuzz-regress fuzz-clean
 all: $(BIN) $(MODULE_SOS) $(TESTMOD_SOS)
 
 deps:
@@ -137,3 +141,71 @@ install: $(BIN) $(MODULE_SOS)
 
 clean:
 	rm -rf build build-san
+
+# ---- fuzzing (docs/fuzzing.md) ----
+# libFuzzer needs clang: the host sources and the two module parsers are
+# compiled again with clang into build-fuzz/ (coverage + ASan + UBSan), one
+# binary per test/fuzz/fuzz_<target>.cc. The host sources get -Wall -Wextra
+# without -Werror (clang warns where g++ does not); the targets get -Werror.
+# The same targets are also linked by g++ into the unit test
+# test/unit/fuzz/test_regressions (rule below), which replays
+# test/fuzz/regressions/ and test/fuzz/corpus/ in `make test`.
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_CXX ?= clang++
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CPPFLAGS := -Iinclude -Icore_shim -I. $(JANSSON_CFLAGS) $(EV_CFLAGS) -D_GNU_SOURCE
+FUZZ_CXXFLAGS := -std=c++20 -O1 -g -pthread $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wall -Wextra
+FUZZ_SRCS := $(sort $(wildcard test/fuzz/fuzz_*.cc))
+FUZZ_TARGETS := $(FUZZ_SRCS:test/fuzz/fuzz_%.cc=%)
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+# clang 14 cannot compile autoscale.cc (a lambda captures a structured
+# binding, C++20 P1091/P1381, clang >= 16); no target needs it.
+FUZZ_HOST_SRCS := $(filter-out core_shim/proc/autoscale.cc,$(HOST_SRCS))
+FUZZ_HOST_OBJS := $(FUZZ_HOST_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_MOD_SRCS := modules/mi_fifo/fifo_framing.cc modules/httpd/http_parser.cc
+FUZZ_MOD_OBJS := $(FUZZ_MOD_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB := $(FUZZ_BUILD)/libshim.a
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+
+$(FUZZ_BUILD)/obj/core_shim/%.o: core_shim/%.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CPPFLAGS) $(FUZZ_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/modules/%.o: modules/%.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CPPFLAGS) $(FUZZ_CXXFLAGS) -DMOD_NAME='"$(firstword $(subst /, ,$*))"' -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/test/fuzz/%.o: test/fuzz/%.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CPPFLAGS) $(FUZZ_CXXFLAGS) -Werror -DMOD_NAME='"fuzz"' -MMD -MP -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_HOST_OBJS) $(FUZZ_MOD_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/test/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -pthread -o $@ $< $(FUZZ_LIB) $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz:
+	@sh tools/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) sh test/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-regress:
+	@sh tools/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) sh test/fuzz/run.sh regress $(FUZZ_TARGETS)
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+
+# The fuzz targets without libFuzzer (g++, -DSHIM_FUZZ_DRIVER): a cmocka
+# test that feeds every regression and corpus file to its target.
+FUZZ_DRIVER_MODS := $(FUZZ_MOD_SRCS:%.cc=$(BUILD)/obj/%.o)
+$(BUILD)/unit/fuzz/test_regressions: test/unit/fuzz/test_regressions.cc $(FUZZ_SRCS) test/fuzz/fuzz.h $(LIBSHIM) $(FUZZ_DRIVER_MODS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) -I. $(CMOCKA_CFLAGS) $(CXXFLAGS) -DSHIM_FUZZ_DRIVER -DMOD_NAME='"unit"' -rdynamic -o $@ test/unit/fuzz/test_regressions.cc $(FUZZ_SRCS) $(FUZZ_DRIVER_MODS) -Wl,--whole-archive $(LIBSHIM) -Wl,--no-whole-archive $(CMOCKA_LIBS) $(LIBS) $(LDFLAGS)
+.PRECIOUS: $(FUZZ_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)

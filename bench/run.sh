@@ -26,10 +26,11 @@ RSS_BUDGET_KB=20480
 
 HPID=
 EPID=
+SPID=
 TMP=
 cleanup() {
 	status=$?
-	for p in $HPID $EPID; do
+	for p in $SPID $HPID $EPID; do
 		if kill -0 "$p" 2>/dev/null; then
 			kill -TERM "$p" 2>/dev/null || true
 			i=0
@@ -61,6 +62,11 @@ fi
 HP=$B/bench/http_probe
 if [ ! -x "$HP" ] || [ bench/http_probe.cc -nt "$HP" ]; then
 	${CXX:-g++} -std=c++20 -O2 -Wall -Wextra -o "$HP" bench/http_probe.cc || fail "http_probe build failed"
+fi
+
+PS=$B/bench/prof_sink
+if [ ! -x "$PS" ] || [ bench/prof_sink.cc -nt "$PS" ]; then
+	${CXX:-g++} -std=c++20 -O2 -Wall -Wextra -o "$PS" bench/prof_sink.cc || fail "prof_sink build failed"
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shim-bench.XXXXXX")
@@ -147,6 +153,7 @@ modparam("status_report", "script_sr_group", "app")
 loadmodule "httpd.so"
 modparam("httpd", "port", $HTTPPORT)
 loadmodule "sr_http.so"
+loadmodule "event_datagram.so"
 route {
 	if (!sr_check_status("core")) { sl_send_reply(503, "Not Ready"); exit; }
 	sl_send_reply(200, "OK");
@@ -184,6 +191,63 @@ fi
 sleep 1
 RSS1=$(rss_kb "$HPID")
 HWM=$(hwm_kb "$HPID")
+
+# ---- profiling: SIP throughput with PROC level 1 + SCRIPT, one collector --
+# decisions.md §29: with one UDP collector, SIP throughput with profiling on
+# is at least 80% of profiling off at full load (events the sender cannot
+# send are dropped and counted), and no event is lost at a steady 1,000
+# OPTIONS/s (12 events per request: 8 PROC + 4 SCRIPT). Printed, not
+# asserted.
+MI="python3 $ROOT/tools/opensips-mi -t datagram --addr 127.0.0.1:$MIPORT"
+SINKPORT=$("$LG" --free-ports 1)
+PROF_OK=0
+PROF_OFF= PROF_ON= PACE= SINK0= SINK1= SINK2= SINK3= PSTATS1= SSTATS1= PSTATS2= SSTATS2=
+sink_counts() { kill -USR1 "$SPID" 2>/dev/null || true; sleep 0.3; grep '^SINK' "$TMP/sink.out" | tail -1 || true; }
+num() { v=$(field "$1" "$2"); echo "${v:-0}"; }
+mi_compact() { $MI "$@" 2>&1 | python3 -c 'import json,sys
+t=sys.stdin.read()
+try: print(json.dumps(json.loads(t), separators=(",", ":")))
+except ValueError: print(t.strip().replace("\n", " "))'; }
+if $MI core:which 2>/dev/null | grep -q '"core:profiling_proc"'; then
+	PROF_OK=1
+	echo "  profiling: W=32 with profiling off" >&2
+	PROF_OFF=$("$LG" --mode sip --port "$SIPPORT" --window 32 --sockets "$SOCKS" \
+		--duration "$DUR" --warmup "$WARM") || true
+	echo "  $PROF_OFF" >&2
+	"$PS" --sink "$SINKPORT" >"$TMP/sink.out" 2>&1 &
+	SPID=$!
+	sleep 0.2
+	$MI evi:subscribe E_PROFILING_PROC "udp:127.0.0.1:$SINKPORT" 600 >/dev/null || echo "bench: subscribing E_PROFILING_PROC failed" >&2
+	$MI evi:subscribe E_PROFILING_SCRIPT "udp:127.0.0.1:$SINKPORT" 600 >/dev/null || echo "bench: subscribing E_PROFILING_SCRIPT failed" >&2
+	$MI core:profiling_proc level=1 >/dev/null || echo "bench: profiling_proc level=1 failed" >&2
+	SINK0=$(sink_counts)
+	echo "  profiling: W=32 with PROC level 1 + SCRIPT subscribed" >&2
+	T0=$(now_cs)
+	PROF_ON=$("$LG" --mode sip --port "$SIPPORT" --window 32 --sockets "$SOCKS" \
+		--duration "$DUR" --warmup "$WARM") || true
+	T1=$(now_cs)
+	echo "  $PROF_ON" >&2
+	sleep 1
+	SINK1=$(sink_counts)
+	PSTATS1=$(mi_compact event_profiling:stats)
+	SSTATS1=$(mi_compact evi:subscriber_stats)
+	kill -0 "$HPID" 2>/dev/null || { tail -20 "$TMP/host.log" >&2; fail "host died during the profiling run"; }
+	echo "  profiling: steady 1000 OPTIONS/s for ${DUR} s" >&2
+	sleep 1
+	SINK2=$(sink_counts)
+	PACE=$("$PS" --pace "$SIPPORT" --rate 1000 --duration "$DUR") || true
+	sleep 1
+	SINK3=$(sink_counts)
+	PSTATS2=$(mi_compact event_profiling:stats)
+	SSTATS2=$(mi_compact evi:subscriber_stats)
+	echo "  $PACE" >&2
+	$MI core:profiling_proc level=0 >/dev/null || true
+	$MI evi:subscribe E_PROFILING_PROC "udp:127.0.0.1:$SINKPORT" 0 >/dev/null || true
+	$MI evi:subscribe E_PROFILING_SCRIPT "udp:127.0.0.1:$SINKPORT" 0 >/dev/null || true
+	kill -TERM "$SPID" 2>/dev/null || true
+	wait "$SPID" 2>/dev/null || true
+	SPID=
+fi
 
 # ---- stop the host -------------------------------------------------------
 kill -TERM "$HPID"
@@ -258,6 +322,40 @@ echo " unrelated processes, about 15% on a quiet machine)"
 if [ $NOISY = 1 ]; then
 	echo "WARNING: other processes used more than 30% CPU during some runs; those figures"
 	echo "         understate the host. Re-run on a quiet machine."
+fi
+if [ $PROF_OK = 1 ]; then
+	off=$(field "$PROF_OFF" rps) on=$(field "$PROF_ON" rps)
+	ev=$(( $(num "$SINK1" datagrams) - $(num "$SINK0" datagrams) ))
+	evp=$(( $(num "$SINK1" proc) - $(num "$SINK0" proc) ))
+	evs=$(( $(num "$SINK1" script) - $(num "$SINK0" script) ))
+	echo
+	echo "Profiling cost (decisions.md §29): SIP OPTIONS, W=32, one UDP collector (bench/prof_sink)"
+	printf '  profiling off: %s req/s (p50 %s us, p99 %s us, lost %s)\n' "$off" \
+		"$(field "$PROF_OFF" p50_us)" "$(field "$PROF_OFF" p99_us)" "$(field "$PROF_OFF" lost)"
+	printf '  PROC level 1 + SCRIPT: %s req/s (p50 %s us, p99 %s us, lost %s, errors %s)\n' "$on" \
+		"$(field "$PROF_ON" p50_us)" "$(field "$PROF_ON" p99_us)" "$(field "$PROF_ON" lost)" \
+		"$(field "$PROF_ON" err)"
+	awk -v a="${on:-0}" -v b="${off:-0}" 'BEGIN { r = (b > 0) ? 100 * a / b : 0
+		printf "  ratio on/off: %.1f%% (target >= 80%%: %s)\n", r, (r >= 80) ? "ok" : "MISSED" }'
+	awk -v e="$ev" -v p="$evp" -v s="$evs" -v t="$((T1 - T0))" 'BEGIN {
+		printf "  events received by the collector: %d (%d PROC, %d SCRIPT) = %.0f events/s over the %.1f s run\n",
+		e, p, s, (t > 0) ? e / (t / 100) : 0, t / 100 }'
+	echo "  event_profiling:stats after it: $PSTATS1"
+	echo "  evi:subscriber_stats after it:  $SSTATS1"
+	sent=$(num "$PACE" sent) okr=$(num "$PACE" ok)
+	got=$(( $(num "$SINK3" datagrams) - $(num "$SINK2" datagrams) ))
+	exp=$(( 12 * ${okr:-0} ))
+	echo
+	echo "Steady load with profiling on: $sent OPTIONS at 1000/s in ${DUR} s, $okr answered 200"
+	printf '  events expected 12 x %s = %s, received %s (PROC %s, SCRIPT %s): %s\n' "$okr" "$exp" "$got" \
+		"$(( $(num "$SINK3" proc) - $(num "$SINK2" proc) ))" \
+		"$(( $(num "$SINK3" script) - $(num "$SINK2" script) ))" \
+		"$([ "$got" -eq "$exp" ] && [ "$exp" -gt 0 ] && echo "no event lost" || echo "EVENTS LOST OR EXTRA ($((exp - got)))")"
+	echo "  event_profiling:stats after it: $PSTATS2"
+	echo "  evi:subscriber_stats after it:  $SSTATS2"
+else
+	echo
+	echo "Profiling figures: skipped (core:profiling_proc not available)"
 fi
 [ -n "$PERF" ] && echo "perf data: $B/bench/perf-*.data (perf report -i ...)"
 exit 0

@@ -32,6 +32,7 @@
 #include "proc/autoscale.h"
 #include "proc/roster.h"
 #include "proc/threads.h"
+#include "profiling/prof_core.h"
 #include "sip/tcp_receiver.h"
 #include "sip/udp_receiver.h"
 
@@ -292,6 +293,8 @@ int main(int argc, char **argv)
 	// our own threads come last in the roster (decisions.md §14)
 	if (evi_start_sender_thread() < 0)
 		LM_CRIT("cannot start the EVI sender thread");
+	if (prof_start_sender_thread() < 0)
+		LM_CRIT("cannot start the profiling sender thread");
 	int rc = 0;
 	if (threads_wait_ready() < 0) {
 		LM_CRIT("a thread failed to start, shutting down");

@@ -1,7 +1,18 @@
 #!/bin/sh
 # Installs the Debian packages the build and the tests need, when missing.
 # As root it runs apt-get; otherwise it prints the one command to run.
+#
+#   sh tools/install-deps.sh        what `make test` needs
+#   sh tools/install-deps.sh fuzz   the same plus clang and libFuzzer (make fuzz)
 PKGS="build-essential pkg-config libev-dev libjansson-dev libcmocka-dev sip-tester python3"
+case "$1" in
+"") ;;
+fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
+*)
+	echo "usage: $0 [fuzz]" >&2
+	exit 2
+	;;
+esac
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

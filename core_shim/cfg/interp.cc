@@ -14,6 +14,7 @@
 #include "evi/evi_core.h"
 #include "log/log.h"
 #include "opensips/dprint.h"
+#include "profiling/prof_core.h"
 #include "sip/sip_msg_impl.h"
 
 namespace shim::cfg {
@@ -31,6 +32,7 @@ struct run_ctx {
 	int flags = 0;
 	bool stop = false;
 	int depth = 0;
+	bool prof = false; // E_PROFILING_SCRIPT records for this run
 	std::map<std::string, std::vector<value>> avps; // newest at the back
 	std::deque<std::string> scratch; // strings handed to modules (stable)
 };
@@ -38,6 +40,7 @@ struct run_ctx {
 thread_local run_ctx *t_ctx = nullptr;
 thread_local const frame *t_frame = nullptr;
 thread_local std::unordered_map<std::string, value> t_vars;
+thread_local int t_last_act_flags = 0;
 
 constexpr int MAX_ROUTE_DEPTH = 100;
 constexpr int MAX_WHILE_LOOPS = 10000;
@@ -341,7 +344,8 @@ flow exec(const std::vector<std::unique_ptr<stmt>> &body, run_ctx &ctx,
 }
 
 // Runs a route; its value is return(n)'s n, or 1 when it falls off the end.
-int run_route(const route &r, run_ctx &ctx, const frame *fr)
+int run_route(const route &r, run_ctx &ctx, const frame *fr,
+              bool *returned = nullptr)
 {
 	if (ctx.depth >= MAX_ROUTE_DEPTH) {
 		LM_ERR("route recursion too deep (%d) in route '%s'\n", ctx.depth,
@@ -351,6 +355,7 @@ int run_route(const route &r, run_ctx &ctx, const frame *fr)
 	ctx.depth++;
 	flow f = exec(r.body, ctx, fr);
 	ctx.depth--;
+	if (returned) *returned = f == RET;
 	return f == RET ? ctx.rc : 1;
 }
 
@@ -453,7 +458,18 @@ int run_call(const call &c, run_ctx &ctx, const frame *fr)
 		}
 		frame f;
 		f.args = &args;
-		return run_route(*g_script->routes[c.route_idx], ctx, &f);
+		const route &sub = *g_script->routes[c.route_idx];
+		if (!ctx.prof) return run_route(sub, ctx, &f);
+		// E_PROFILING_SCRIPT: enter/exit at the call, depth caller + 1
+		unsigned int session = ctx.msg ? ctx.msg->id : 0;
+		int type = g_script->routes[c.in_route]->route_types;
+		int depth = ctx.depth + 1;
+		prof_script_record(SHIM_PROF_VERB_ENTER, sub.name.c_str(), type, depth,
+		                   g_script->file.c_str(), c.line, 0, session);
+		int rc = run_route(sub, ctx, &f);
+		prof_script_record(SHIM_PROF_VERB_EXIT, sub.name.c_str(), type, depth,
+		                   g_script->file.c_str(), c.line, rc, session);
+		return rc;
 	}
 	case call::MODULE: return run_module(c, ctx, fr);
 	}
@@ -469,7 +485,34 @@ int run_top(int idx, sip_msg *msg, const frame *fr)
 	const frame *saved_fr = t_frame;
 	t_ctx = &ctx;
 	t_frame = fr;
-	run_route(*g_script->routes[idx], ctx, fr);
+	const route &r = *g_script->routes[idx];
+	ctx.prof = prof_script_enabled();
+	// E_PROFILING_SCRIPT (spec §4.3): start/enter/exit/end at depth 1,
+	// `<root>` (NULL) for the main route and startup_route, file/line of
+	// the first statement, status = the action flags at the end.
+	const char *name = idx == g_script->main_route || idx == g_script->startup_route
+	                       ? nullptr
+	                       : r.name.c_str();
+	int line = r.body.empty() ? r.line : r.body.front()->line;
+	unsigned int session = msg ? msg->id : 0;
+	if (ctx.prof) {
+		prof_script_record(SHIM_PROF_VERB_START, name, r.route_types, 1, nullptr,
+		                   0, 0, session);
+		prof_script_record(SHIM_PROF_VERB_ENTER, name, r.route_types, 1,
+		                   g_script->file.c_str(), line, 0, session);
+	}
+	bool returned = false;
+	run_route(r, ctx, fr, &returned);
+	int act = (ctx.flags & SCRIPT_EXIT_FLAG ? SHIM_ACT_FL_EXIT : 0) |
+	          (returned && !ctx.stop ? SHIM_ACT_FL_RETURN : 0) |
+	          (ctx.flags & SCRIPT_DROP_FLAG ? SHIM_ACT_FL_DROP : 0);
+	t_last_act_flags = act;
+	if (ctx.prof) {
+		prof_script_record(SHIM_PROF_VERB_EXIT, name, r.route_types, 1,
+		                   g_script->file.c_str(), line, act, session);
+		prof_script_record(SHIM_PROF_VERB_END, name, r.route_types, 1, nullptr,
+		                   0, act, session);
+	}
 	t_ctx = saved;
 	t_frame = saved_fr;
 	return ctx.flags;
@@ -597,6 +640,8 @@ int script_run_request(sip_msg *msg)
 {
 	return g_script ? run_top(g_script->main_route, msg, nullptr) : 0;
 }
+
+int script_last_action_flags() { return cfg::t_last_act_flags; }
 
 int script_run_startup()
 {

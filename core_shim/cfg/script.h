@@ -31,6 +31,9 @@ void cfg_reset();
 // caller's stack; $var is per thread.
 int script_run_request(sip_msg *msg);
 int script_run_startup();   // no-op when there is no startup_route
+// The calling thread's last top-level run as OpenSIPS action flags
+// (ACT_FL_EXIT 1, ACT_FL_RETURN 2, ACT_FL_DROP 4): profiling status.
+int script_last_action_flags();
 
 struct timer_route_info {
 	std::string name;

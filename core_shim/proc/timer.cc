@@ -10,6 +10,7 @@
 #include "cfg/script.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
+#include "opensips/profiling.h"
 #include "proc/threads.h"
 
 namespace shim {
@@ -31,10 +32,18 @@ void on_timer(struct ev_loop *, ev_timer *w, int)
 {
 	timer_entry *t = reinterpret_cast<timer_entry *>(w);
 	t->ticks += t->interval;
+	// PROC session per timer run (spec §4.3): start held, timer_job only
+	// at FULL, then the handler named after the timer's label
+	SHIM_PROF_START(SHIM_PROF_SIP, nullptr, 1);
+	SHIM_PROF_ENTER(SHIM_PROF_FULL, "timer_job", 1);
+	SHIM_PROF_ENTER(SHIM_PROF_SIP, t->label.c_str(), 0);
 	if (t->route >= 0)
 		script_run_timer((size_t)t->route);
 	else
 		t->f(t->ticks, t->param);
+	SHIM_PROF_EXIT(SHIM_PROF_SIP, t->label.c_str(), 0);
+	SHIM_PROF_EXIT(SHIM_PROF_FULL, "timer_job", 0);
+	SHIM_PROF_END(SHIM_PROF_SIP, 0);
 }
 
 } // namespace

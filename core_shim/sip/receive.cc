@@ -10,6 +10,7 @@
 #include "cfg/globals.h"
 #include "cfg/script.h"
 #include "opensips/dprint.h"
+#include "opensips/profiling.h"
 #include "proc/roster.h"
 #include "sip/sip_parser.h"
 #include "sip/udp_receiver.h"
@@ -46,17 +47,22 @@ int receive_msg(sip_msg *msg, sip_counters *c)
 	if (t_registered != c)
 		register_counters(c);
 	c->received.fetch_add(1, std::memory_order_relaxed);
+	SHIM_PROF_ENTER(SHIM_PROF_SIP, "receive_msg", 0);
 	if (sip_parse(msg) < 0) {
 		c->malformed.fetch_add(1, std::memory_order_relaxed);
+		SHIM_PROF_EXIT(SHIM_PROF_SIP, "receive_msg", -1);
 		return -1;
 	}
 	if (!msg->is_request) {
 		c->dropped_replies.fetch_add(1, std::memory_order_relaxed);
+		SHIM_PROF_EXIT(SHIM_PROF_SIP, "receive_msg", -1);
 		return -1;
 	}
 	int threshold = g_globals.exec_msg_threshold;
 	long long start = threshold > 0 ? now_us() : 0;
+	SHIM_PROF_ENTER(SHIM_PROF_SIP, "request_script", 0);
 	script_run_request(msg);
+	SHIM_PROF_EXIT(SHIM_PROF_SIP, "request_script", script_last_action_flags());
 	if (msg->replied)
 		c->replied.fetch_add(1, std::memory_order_relaxed);
 	if (threshold > 0) {
@@ -68,6 +74,7 @@ int receive_msg(sip_msg *msg, sip_counters *c)
 				f("msg processing", (int)took, msg->buf, msg->len);
 		}
 	}
+	SHIM_PROF_EXIT(SHIM_PROF_SIP, "receive_msg", 0);
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "cfg/globals.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
+#include "opensips/profiling.h"
 #include "opensips/sr_module.h"
 #include "proc/autoscale.h"
 #include "proc/roster.h"
@@ -246,7 +247,14 @@ void dispatch(tcp_conn *c, const char *p, size_t len)
 	msg.src_len = c->peer_len;
 	snprintf(msg.src_ip, sizeof(msg.src_ip), "%s", c->peer_ip);
 	msg.src_port = c->peer_port;
+	// one PROC session per framed message (decisions.md §19)
+	SHIM_PROF_START(SHIM_PROF_SIP, nullptr, 1);
+	SHIM_PROF_ENTER(SHIM_PROF_SIP, "tcp proto reading", 1);
+	SHIM_PROF_ENTER(SHIM_PROF_SIP, "tcp proto handling", 0);
 	receive_msg(&msg, &w->counters);
+	SHIM_PROF_EXIT(SHIM_PROF_SIP, "handling done", 0);
+	SHIM_PROF_EXIT(SHIM_PROF_SIP, "reading done", 0);
+	SHIM_PROF_END(SHIM_PROF_SIP, 0);
 }
 
 // Frames and runs every complete message in the input buffer. -1 when the

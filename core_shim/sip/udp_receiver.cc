@@ -19,6 +19,7 @@
 #include "cfg/script.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
+#include "opensips/profiling.h"
 #include "proc/autoscale.h"
 #include "proc/roster.h"
 #include "proc/threads.h"
@@ -118,8 +119,13 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 			char *buf = (char *)r->iovs[i].iov_base;
 			int len = (int)r->hdrs[i].msg_len;
 			buf[len] = '\0';
+			// one PROC session per datagram (decisions.md §19)
+			SHIM_PROF_START(SHIM_PROF_SIP, nullptr, 1);
+			SHIM_PROF_ENTER(SHIM_PROF_SIP, "udp proto reading", 1);
 			handle_datagram(r, buf, len, &r->addrs[i],
 			                r->hdrs[i].msg_hdr.msg_namelen);
+			SHIM_PROF_EXIT(SHIM_PROF_SIP, "reading done", 0);
+			SHIM_PROF_END(SHIM_PROF_SIP, 0);
 		}
 		if (n < kBatch)
 			return;

@@ -27,6 +27,7 @@
 #include "opensips/host.h"
 #include "opensips/httpd.h"
 #include "opensips/mi.h"
+#include "opensips/profiling.h"
 #include "opensips/sr_module.h"
 
 #include "http_parser.h"
@@ -288,7 +289,16 @@ void dispatch(conn *c, const httpd::request &req)
 	r.header = header_lookup;
 	httpd_reply rpl{};
 	rpl.status = 200;
+	SHIM_PROF_START(SHIM_PROF_EXTRAPROCS, nullptr, 1);
+	const char *pname = nullptr;
+	if (shim_prof_session_level >= SHIM_PROF_EXTRAPROCS) {
+		std::string n = "HTTPD_CB " + root->root;
+		pname = shim_prof_intern(n.data(), (int)n.size());
+	}
+	if (pname) SHIM_PROF_ENTER(SHIM_PROF_EXTRAPROCS, pname, 0);
 	int rc = root->handler(&r, &rpl, root->param);
+	if (pname) SHIM_PROF_EXIT(SHIM_PROF_EXTRAPROCS, pname, rc);
+	SHIM_PROF_END(SHIM_PROF_EXTRAPROCS, 0);
 	if (rc < 0 || rpl.status < 200 || rpl.status > 599) {
 		free(rpl.body);
 		free(rpl.extra_headers);

@@ -26,6 +26,7 @@
 
 #include "opensips/host.h"
 #include "opensips/mi.h"
+#include "opensips/profiling.h"
 #include "opensips/sr_module.h"
 
 namespace {
@@ -268,8 +269,15 @@ void handle_datagram(worker *w, ssize_t n, const struct sockaddr_storage *from,
 		n = (ssize_t)w->buf.size(); // truncated: will not parse
 	char *reply = nullptr;
 	int reply_len = 0;
+	SHIM_PROF_START(SHIM_PROF_EXTRAPROCS, nullptr, 0);
+	SHIM_PROF_ENTER(SHIM_PROF_EXTRAPROCS, "MI_DATAGRAM handling", 0);
+	const char *pname = shim_prof_session_level >= SHIM_PROF_EXTRAPROCS
+	                        ? shim_prof_mi_name("MI_DATAGRAM", w->buf.data(), (int)n)
+	                        : nullptr;
+	if (pname) SHIM_PROF_ENTER(SHIM_PROF_EXTRAPROCS, pname, 0);
 	int rc = mi_run_jsonrpc(w->buf.data(), (int)n, pretty_printing, "datagram",
 	                        &reply, &reply_len);
+	if (pname) SHIM_PROF_EXIT(SHIM_PROF_EXTRAPROCS, pname, rc);
 	switch (rc) {
 	case MI_RUN_REPLY:
 		if (reply_len > socket_buf_size) {
@@ -290,6 +298,8 @@ void handle_datagram(worker *w, ssize_t n, const struct sockaddr_storage *from,
 		break;
 	}
 	mi_free_reply(reply);
+	SHIM_PROF_EXIT(SHIM_PROF_EXTRAPROCS, "MI_DATAGRAM", 0);
+	SHIM_PROF_END(SHIM_PROF_EXTRAPROCS, 0);
 }
 
 void on_readable(struct ev_loop *, ev_io *io, int)

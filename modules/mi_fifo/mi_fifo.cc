@@ -26,6 +26,7 @@
 #include "fifo_framing.h"
 #include "opensips/host.h"
 #include "opensips/mi.h"
+#include "opensips/profiling.h"
 #include "opensips/sr_module.h"
 
 namespace {
@@ -308,8 +309,14 @@ void run_frame(const char *buf, const mi_fifo::frame &f)
 	}
 	char *reply = nullptr;
 	int reply_len = 0;
+	const char *pname = shim_prof_session_level >= SHIM_PROF_EXTRAPROCS
+	                        ? shim_prof_mi_name("MI_FIFO", buf + f.json_off,
+	                                            (int)(f.end - f.json_off))
+	                        : nullptr;
+	if (pname) SHIM_PROF_ENTER(SHIM_PROF_EXTRAPROCS, pname, 0);
 	int rc = mi_run_jsonrpc(buf + f.json_off, (int)(f.end - f.json_off),
 	                        pretty_printing, "fifo", &reply, &reply_len);
+	if (pname) SHIM_PROF_EXIT(SHIM_PROF_EXTRAPROCS, pname, rc);
 	if (!name.empty()) {
 		switch (rc) {
 		case MI_RUN_REPLY:
@@ -374,6 +381,8 @@ void on_fifo_readable(struct ev_loop *, ev_io *, int)
 	char tmp[4096];
 	size_t got = 0;
 	bool drained = false;
+	SHIM_PROF_START(SHIM_PROF_EXTRAPROCS, nullptr, 0);
+	SHIM_PROF_ENTER(SHIM_PROF_EXTRAPROCS, "MI_FIFO reading", 0);
 	while (got < read_cap) {
 		ssize_t n = read(g_state->fd, tmp, sizeof tmp);
 		if (n > 0) {
@@ -389,6 +398,8 @@ void on_fifo_readable(struct ev_loop *, ev_io *, int)
 		break;
 	}
 	process_pending(drained);
+	SHIM_PROF_EXIT(SHIM_PROF_EXTRAPROCS, "MI_FIFO", 0);
+	SHIM_PROF_END(SHIM_PROF_EXTRAPROCS, 0);
 }
 
 int open_fifo_fd()

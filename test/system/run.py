@@ -34,11 +34,38 @@ FOUNDATION = [
     "status_report:get", "status_report:status", "status_report:reports",
     "status_report:identifiers",
 ]
+# decisions.md §7: the events issue's host commands (always there: EVI and
+# the log consumers are part of the host)
+EVENT_CMDS = [
+    "evi:subscribe", "evi:list", "evi:subscribers", "evi:raise",
+    "evi:subscriber_stats", "core:log_level_filter", "core:log_mute_state",
+]
+# ... and commands that come with a module when it is loaded
+MODULE_CMDS = {
+    "event_flatstore": ["event_flatstore:rotate"],
+    "httpd": ["httpd:list_root_path"],
+    "sr_http": ["sr_http:drain", "sr_http:undrain"],
+}
+FOUNDATION = FOUNDATION + EVENT_CMDS
+# decisions §1/§7: event_profiling is auto-loaded like core_events once it
+# is built (profiling issue); its commands are then part of every `which`
+PROFILING_CMDS = ["core:profiling_proc", "event_profiling:stats"]
+if os.path.exists(os.path.join(H.BUILD_DIR, "modules", "event_profiling.so")):
+    FOUNDATION = FOUNDATION + PROFILING_CMDS
 SR_ALIASES = ["sr_get_status", "sr_list_status", "sr_list_reports",
               "sr_list_identifiers"]
+EVI_ALIASES = ["event_subscribe", "events_list", "subscribers_list",
+               "raise_event"]
 TESTMOD_CMDS = ["testmod:get", "testmod:shm_alloc", "testmod:shm_free",
-                "testmod:pkg_alloc"]
+                "testmod:pkg_alloc", "testmod:pkg_free", "testmod:resolve",
+                "testmod:raise_burst"]
 REF_CFG = os.path.join(H.CFG_DIR, "ref.cfg")
+# the transcript replay loads the event transports the reference had (it
+# subscribes udp:, tcp: and flatstore: sockets)
+REF_EVENT_MODULES = ('loadmodule "event_datagram.so"\n'
+                     'loadmodule "event_stream.so"\n'
+                     'loadmodule "event_flatstore.so"\n')
+REF_WHICH = FOUNDATION + MODULE_CMDS["event_flatstore"]
 TESTMOD_CFG = os.path.join(H.CFG_DIR, "ref-testmod.cfg")
 VERSION_OK = '{"jsonrpc":"2.0","result":{"Server":"x"},"id":%s}'
 INVALID = '{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":%s}'
@@ -100,17 +127,16 @@ def need_binary():
 
 # ------------------------------------------------- a. transcript replay
 
-# mi methods that belong to later issues (events, profiling, cfgutils)
+# mi methods replayed elsewhere or not ours to copy
 LATER = {
-    "event_subscribe": "evi:* is the events issue",
-    "events_list": "evi:* is the events issue",
-    "subscribers_list": "evi:* is the events issue",
-    "raise_event": "evi:* is the events issue",
-    "profiling_proc": "profiling issue",
-    "cfgutils:shv_set": "cfgutils is not shipped (threshold events issue)",
+    "profiling_proc": "profiling issue (suite_profiling.py)",
+    "cfgutils:shv_set": "cfgutils is not shipped; SHM thresholds are "
+                        "asserted with testmod (decisions §30, suite_events)",
 }
-SIP_COVERED = {"sip_sr_ok_same_status", "sip_sr_bad", "sip_sr_report",
-               "sip_sr_ok_back"}
+# SIP triggers answered here (over UDP); sip_over_tcp needs the tcp socket
+# of test/cfg/events.cfg (suite_events.py ev.replay)
+SIP_SKIP = {"sip_over_tcp": "SIP over TCP: replayed by suite_events.py "
+                            "(ev.replay, events.cfg has the tcp socket)"}
 
 
 def replay_plan():
@@ -128,13 +154,11 @@ def replay_plan():
         rs = by_case[case]
         r0 = rs[0]
         if r0["kind"] == "event":
-            plan.append((case, r0, "event payload (events issue)"))
+            plan.append((case, r0, "event payload: replayed with real "
+                         "collectors by suite_events.py (ev.replay)"))
             continue
         if r0["kind"] == "sip":
-            if case in SIP_COVERED:
-                plan.append((case, r0, None))
-            else:
-                plan.append((case, r0, "SIP trigger for a later feature"))
+            plan.append((case, r0, SIP_SKIP.get(case)))
             continue
         non_http = [r for r in rs if r["transport"] != "mi_http"]
         if not non_http:
@@ -150,6 +174,10 @@ def replay_plan():
             method = None
         if method in LATER:
             plan.append((case, r0, LATER[method]))
+            continue
+        if "E_PROFILING" in r0["request"]:
+            plan.append((case, r0, "E_PROFILING_* events: profiling issue "
+                         "(suite_profiling.py)"))
             continue
         plan.append((case, rs, None))
     return plan
@@ -194,8 +222,15 @@ def check_which_reply(actual, req_id, expected_set, allowed_extra=()):
 
 
 class ReplayState:
-    def __init__(self):
+    def __init__(self, host=None):
         self.subs = {}      # reference text -> ours (ports, call-ids)
+        if host is not None:
+            # collector ports (nobody listens: these records check MI
+            # replies; payloads are suite_events.py's) and the run dir
+            self.subs.update({
+                "127.0.0.1:9901": "127.0.0.1:%d" % host.ev_udp_port,
+                "127.0.0.1:9902": "127.0.0.1:%d" % host.ev_tcp_port,
+                "/run/opensips-ref/run/": host.run_dir + "/"})
 
 
 def replay_sip(host, st, rec):
@@ -229,13 +264,35 @@ def replay_mi(host, st, recs, transport, which_set, which_extra):
         for k, v in st.subs.items():
             exp = exp.replace(k, v)
     wait = 2.0 if exp is not None else 0.7
+    for k, v in st.subs.items():
+        req = req.replace(k, v)
     act = host.mi(req, transport, timeout=wait)
     if case == "which":
         check_which_reply(act, 1, which_set, which_extra)
         return
+    if case == "events_list":
+        check_events_list(recs[0], act)
+        return
     check(H.match_reply(exp, act), "reply differs" +
           H.diff_msg(req, exp, act))
     H.check_report_dates(act)
+
+
+def check_events_list(rec, act):
+    """decisions.md §3: the reference's order for the events that exist;
+    E_PROFILING_* only once event_profiling is loaded (ids shift by 2
+    without it), E_CORE_LOG last."""
+    ref = [e["name"] for e in json.loads(rec["reply"])["result"]["Events"]]
+    ours = json.loads(act)["result"]["Events"]
+    names = [e["name"] for e in ours]
+    check([e["id"] for e in ours] == list(range(len(ours))),
+          "ids not dense: %s" % act)
+    check(names == [n for n in ref if n in names],
+          "events_list order %s, reference %s" % (names, ref))
+    missing = set(ref) - set(names)
+    check(missing <= {"E_PROFILING_SCRIPT", "E_PROFILING_PROC"},
+          "events missing: %s" % sorted(missing))
+    check(names[-1] == "E_CORE_LOG", "E_CORE_LOG not last: %s" % names)
 
 
 def test_replay(runner, transport, cfg=REF_CFG, which_set=FOUNDATION,
@@ -249,9 +306,11 @@ def test_replay(runner, transport, cfg=REF_CFG, which_set=FOUNDATION,
     if not any(runner.wanted("%s %s" % (prefix, c)) for c, _, _ in plan):
         return
     host = H.Host(cfg, subs=subs, name="replay")
+    host.ev_udp_port = H.free_port()
+    host.ev_tcp_port = H.free_port(socket.SOCK_STREAM)
     try:
         ok = runner.run(prefix + " start", host.start)
-        st = ReplayState()
+        st = ReplayState(host)
         for case, recs, why in plan:
             seq = (recs[0] if isinstance(recs, list) else recs)["seq"]
             name = "%s #%d %s" % (prefix, seq, case)
@@ -280,7 +339,8 @@ def test_which_aliases(runner):
                 act = h.mi('{"jsonrpc":"2.0","method":"which","id":1}', tr)
                 local = [n.split(":", 1)[1] for n in FOUNDATION
                          if n.startswith("core:")]
-                check_which_reply(act, 1, FOUNDATION + SR_ALIASES, local)
+                check_which_reply(act, 1, FOUNDATION + SR_ALIASES +
+                                  EVI_ALIASES, local)
             # an alias resolves too
             r = h.result("sr_list_status", ["core"])
             check(r and r[0]["Name"] == "main", r)
@@ -815,10 +875,13 @@ def test_lifecycle(runner):
             procs = r["Processes"]
             types = [p["Type"] for p in procs]
             sipw = "SIP receiver udp:127.0.0.1:%d" % host.sip_port
+            # decisions §14; the events issue adds `EVI sender` after the
+            # SIP/TCP threads (no tcp socket and no event_route here)
             want = ["attendant", "MI Datagram", "MI FIFO", "timer", sipw,
-                    sipw]
-            check(types[:len(want)] == want, "ps types %s, want %s first"
-                  % (types, want))
+                    sipw, "EVI sender"]
+            # the profiling issue's own thread, when that module is built
+            got = [t for t in types if t != "profiling sender"]
+            check(got == want, "ps types %s, want %s" % (types, want))
             check([p["ID"] for p in procs] == list(range(len(procs))),
                   "IDs not dense: %s" % procs)
             for p in procs:
@@ -1108,7 +1171,8 @@ def main():
     try:
         test_lifecycle(runner)
         for tr in ("datagram", "fifo"):
-            test_replay(runner, tr)
+            test_replay(runner, tr, which_set=REF_WHICH,
+                        subs={"@EXTRA_MODULES@": REF_EVENT_MODULES})
         test_which_aliases(runner)
         for tr in ("datagram", "fifo"):
             test_probes(runner, tr)

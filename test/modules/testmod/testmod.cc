@@ -1,12 +1,14 @@
 // testmod: a module for tests only (decisions.md §23); never installed.
 // Script functions: usleep(us) plus small probes used by the cfg unit tests
 // (t_ret, t_echo, t_fix, t_reqonly, t_var). MI: testmod:get (makes `get`
-// ambiguous), shm_alloc/shm_free/pkg_alloc (drive memory thresholds).
+// ambiguous), shm_alloc/shm_free/pkg_alloc/pkg_free (drive memory
+// thresholds), raise_burst (event storms for tests and bench).
 // exec_dns_threshold: script t_resolve(name) and MI testmod:resolve {name}
 // run shim_resolve_host(); modparam resolve_delay_us makes every lookup of
 // the host that long (through the host's test-only knob).
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "opensips/core_hooks.h"
+#include "opensips/evi.h"
 #include "opensips/mem.h"
 #include "opensips/pvar.h"
 #include "opensips/sr_module.h"
@@ -189,6 +192,58 @@ mi_response_t *mi_shm_free(const mi_params_t *, struct mi_handler *)
 	return init_mi_result_ok();
 }
 
+// testmod:pkg_free: frees every pkg_alloc block. pkg memory belongs to the
+// thread that allocated it, so call it over the same MI transport (one
+// thread) as pkg_alloc.
+mi_response_t *mi_pkg_free(const mi_params_t *, struct mi_handler *)
+{
+	std::lock_guard<std::mutex> g(g_lock);
+	for (void *p : g_pkg) pkg_free(p);
+	g_pkg.clear();
+	return init_mi_result_ok();
+}
+
+// testmod:raise_burst {event, count} (bench and tests): raises `event`
+// `count` times from the MI thread, back to back, each with the parameters
+// {"seq":<n>,"pad":"<150 x's>"} (a 200-byte JSON-RPC notification for a
+// short event name). Result {"raised":n,"failed":n,"usec":n}: failed counts
+// raises that returned < 0 (some subscriber queue full).
+mi_response_t *mi_raise_burst(const mi_params_t *params, struct mi_handler *)
+{
+	char *name;
+	int len, count;
+	if (get_mi_string_param(params, "event", &name, &len) < 0 ||
+	    get_mi_int_param(params, "count", &count) < 0 || count < 0)
+		return init_mi_param_error();
+	str ev{name, len};
+	event_id_t id = evi_get_id(&ev);
+	if (id == EVI_ERROR) return init_mi_error(404, "Event not registered", 20);
+	static char pad_buf[150];
+	memset(pad_buf, 'x', sizeof(pad_buf));
+	str n_seq = str_init("seq"), n_pad = str_init("pad");
+	str pad{pad_buf, (int)sizeof(pad_buf)};
+	int failed = 0;
+	auto t0 = std::chrono::steady_clock::now();
+	for (int i = 0; i < count; i++) {
+		evi_params_p p = evi_get_params();
+		if (!p) { failed++; continue; }
+		evi_param_add_int(p, &n_seq, &i);
+		evi_param_add_str(p, &n_pad, &pad);
+		if (evi_raise_event(id, p) < 0) failed++;
+	}
+	long us = (long)std::chrono::duration_cast<std::chrono::microseconds>(
+	              std::chrono::steady_clock::now() - t0).count();
+	mi_item_t *obj;
+	mi_response_t *resp = init_mi_result_object(&obj);
+	if (resp && (add_mi_number(obj, "raised", 6, count) < 0 ||
+	             add_mi_number(obj, "failed", 6, failed) < 0 ||
+	             add_mi_number(obj, "usec", 4, (double)us) < 0)) {
+		free_mi_response(resp);
+		return nullptr;
+	}
+	return resp;
+}
+
 // testmod:resolve {name}: {"ip":"..."}, or 500 "resolve failed".
 mi_response_t *mi_resolve(const mi_params_t *params, struct mi_handler *)
 {
@@ -219,6 +274,11 @@ const mi_export_t mi_cmds[] = {
     {"pkg_alloc", "allocates {bytes} of the MI thread's pkg and keeps it", 0,
      nullptr, {{mi_pkg_alloc, {"bytes", nullptr}}, {nullptr, {nullptr}}},
      {nullptr}},
+    {"pkg_free", "frees every pkg_alloc block (same MI transport)", 0,
+     nullptr, {{mi_pkg_free, {nullptr}}, {nullptr, {nullptr}}}, {nullptr}},
+    {"raise_burst", "raises {event} {count} times with a 200-byte payload",
+     0, nullptr, {{mi_raise_burst, {"event", "count", nullptr}},
+                  {nullptr, {nullptr}}}, {nullptr}},
     {"resolve", "resolves {name} as the host does (exec_dns_threshold)", 0,
      nullptr, {{mi_resolve, {"name", nullptr}}, {nullptr, {nullptr}}},
      {nullptr}},

@@ -374,30 +374,43 @@ VOLATILE = {
     "pid": r"\d+",
     "Server": JSTR,
 }
-_VOL_RE = re.compile(r'"(%s)":(%s|-?\d+)' % (
-    "|".join(re.escape(k) for k in VOLATILE), JSTR))
+# key -> (pattern for a string value, pattern for an int value); None keeps
+# the expected value literally (e.g. "ttl":"expired" must stay "expired")
+TYPED = {"ttl": (None, r"\d+")}
 
 
-def volatile_pattern(expected):
+def volatile_pattern(expected, extra=None):
     """A regex that matches `expected` byte for byte except the volatile
-    fields' values, which match by type/format."""
+    fields' values, which match by type/format. `extra` adds keys
+    (name -> (string pattern|None, int pattern|None))."""
+    table = {k: (v, v) for k, v in VOLATILE.items()}
+    table.update(TYPED)
+    if extra:
+        table.update(extra)
+    rx = re.compile(r'"(%s)":(%s|-?\d+)' % (
+        "|".join(re.escape(k) for k in table), JSTR))
     out, pos = [], 0
-    for m in _VOL_RE.finditer(expected):
+    for m in rx.finditer(expected):
+        s_pat, i_pat = table[m.group(1)]
+        pat = s_pat if m.group(2).startswith('"') else i_pat
         out.append(re.escape(expected[pos:m.start()]))
-        out.append('"%s":%s' % (re.escape(m.group(1)), VOLATILE[m.group(1)]))
+        if pat is None:
+            out.append(re.escape(m.group(0)))
+        else:
+            out.append('"%s":%s' % (re.escape(m.group(1)), pat))
         pos = m.end()
     out.append(re.escape(expected[pos:]))
     return "".join(out)
 
 
-def match_reply(expected, actual):
+def match_reply(expected, actual, extra=None):
     """Byte comparison with volatile fields by type. None means "no reply"
     ('' from a FIFO that was closed without data counts as none)."""
     if actual == "":
         actual = None
     if expected is None or actual is None:
         return expected == actual
-    return re.fullmatch(volatile_pattern(expected), actual) is not None
+    return re.fullmatch(volatile_pattern(expected, extra), actual) is not None
 
 
 def diff_msg(request, expected, actual):
