@@ -5,7 +5,11 @@
 //       receive buffer), drains it with recvmmsg and counts datagrams,
 //       E_PROFILING_PROC and E_PROFILING_SCRIPT payloads. SIGUSR1 prints
 //       the counts so far, SIGTERM/SIGINT prints them and exits:
-//         SINK datagrams=N proc=P script=S other=O bytes=B
+//         SINK datagrams=N proc=P script=S other=O bytes=B proc_sip=U
+//              script_req=Q
+//       (proc_sip: PROC records of UDP workers, "type":1; script_req: SCRIPT
+//       records of request routes, "type":1; the rest comes from the timer
+//       thread's own sessions and timer routes)
 //   prof_sink --pace PORT --rate R --duration S
 //       An open-loop SIP OPTIONS sender: R requests/s (sent in 1 ms ticks)
 //       for S seconds to 127.0.0.1:PORT, then waits 0.5 s for the last
@@ -61,9 +65,11 @@ int sink(int port)
 	mmsghdr hdrs[kBatch];
 	iovec iov[kBatch];
 	unsigned long long n = 0, proc = 0, script = 0, other = 0, bytes = 0;
+	unsigned long long proc_sip = 0, script_req = 0;
 	auto report = [&] {
-		printf("SINK datagrams=%llu proc=%llu script=%llu other=%llu bytes=%llu\n",
-		       n, proc, script, other, bytes);
+		printf("SINK datagrams=%llu proc=%llu script=%llu other=%llu bytes=%llu "
+		       "proc_sip=%llu script_req=%llu\n",
+		       n, proc, script, other, bytes, proc_sip, script_req);
 		fflush(stdout);
 	};
 	for (;;) {
@@ -85,9 +91,11 @@ int sink(int port)
 				size_t len = hdrs[i].msg_len;
 				n++;
 				bytes += len;
-				std::string_view v(bufs[i], len > 80 ? 80 : len);
-				if (v.find("\"E_PROFILING_PROC\"") != v.npos) proc++;
-				else if (v.find("\"E_PROFILING_SCRIPT\"") != v.npos) script++;
+				std::string_view v(bufs[i], len);
+				// "type":1 is a UDP worker (PROC) or REQUEST_ROUTE (SCRIPT)
+				bool t1 = v.find(",\"type\":1,") != v.npos;
+				if (v.find("\"E_PROFILING_PROC\"") != v.npos) { proc++; proc_sip += t1; }
+				else if (v.find("\"E_PROFILING_SCRIPT\"") != v.npos) { script++; script_req += t1; }
 				else other++;
 			}
 			if (k < kBatch) break;

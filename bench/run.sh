@@ -30,7 +30,7 @@ SPID=
 TMP=
 cleanup() {
 	status=$?
-	for p in $SPID $HPID $EPID; do
+	for p in $SPID $HPID $EPID ${ECPID:-}; do
 		if kill -0 "$p" 2>/dev/null; then
 			kill -TERM "$p" 2>/dev/null || true
 			i=0
@@ -67,6 +67,16 @@ fi
 PS=$B/bench/prof_sink
 if [ ! -x "$PS" ] || [ bench/prof_sink.cc -nt "$PS" ]; then
 	${CXX:-g++} -std=c++20 -O2 -Wall -Wextra -o "$PS" bench/prof_sink.cc || fail "prof_sink build failed"
+fi
+
+EC=$B/bench/evcollector
+if [ ! -x "$EC" ] || [ bench/evcollector.cc -nt "$EC" ]; then
+	${CXX:-g++} -std=c++20 -O2 -Wall -Wextra -o "$EC" bench/evcollector.cc || fail "evcollector build failed"
+fi
+EPB=$B/bench/evi_payload_bench
+if [ ! -x "$EPB" ] || [ bench/evi_payload_bench.cc -nt "$EPB" ] || [ "$B/libshim.a" -nt "$EPB" ]; then
+	${CXX:-g++} -std=c++20 -O2 -Wall -Wextra -Iinclude -o "$EPB" bench/evi_payload_bench.cc \
+		"$B/libshim.a" -lev -ljansson -ldl -pthread || fail "evi_payload_bench build failed"
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shim-bench.XXXXXX")
@@ -343,14 +353,18 @@ if [ $PROF_OK = 1 ]; then
 	echo "  event_profiling:stats after it: $PSTATS1"
 	echo "  evi:subscriber_stats after it:  $SSTATS1"
 	sent=$(num "$PACE" sent) okr=$(num "$PACE" ok)
-	got=$(( $(num "$SINK3" datagrams) - $(num "$SINK2" datagrams) ))
+	gp=$(( $(num "$SINK3" proc_sip) - $(num "$SINK2" proc_sip) ))
+	gs=$(( $(num "$SINK3" script_req) - $(num "$SINK2" script_req) ))
+	got=$((gp + gs))
+	all=$(( $(num "$SINK3" datagrams) - $(num "$SINK2" datagrams) ))
 	exp=$(( 12 * ${okr:-0} ))
 	echo
 	echo "Steady load with profiling on: $sent OPTIONS at 1000/s in ${DUR} s, $okr answered 200"
-	printf '  events expected 12 x %s = %s, received %s (PROC %s, SCRIPT %s): %s\n' "$okr" "$exp" "$got" \
-		"$(( $(num "$SINK3" proc) - $(num "$SINK2" proc) ))" \
-		"$(( $(num "$SINK3" script) - $(num "$SINK2" script) ))" \
-		"$([ "$got" -eq "$exp" ] && [ "$exp" -gt 0 ] && echo "no event lost" || echo "EVENTS LOST OR EXTRA ($((exp - got)))")"
+	printf '  SIP events expected 12 x %s = %s, received %s (PROC of UDP workers %s = 8 x %s, SCRIPT request route %s = 4 x %s): %s\n' \
+		"$okr" "$exp" "$got" "$gp" "$(awk -v a="$gp" 'BEGIN { printf "%.2f", a / 8 }')" \
+		"$gs" "$(awk -v a="$gs" 'BEGIN { printf "%.2f", a / 4 }')" \
+		"$([ "$got" -eq "$exp" ] && [ "$exp" -gt 0 ] && echo "no event lost" || echo "EVENTS LOST ($((exp - got)))")"
+	echo "  other events in the window (timer thread sessions at level 1): $((all - got))"
 	echo "  event_profiling:stats after it: $PSTATS2"
 	echo "  evi:subscriber_stats after it:  $SSTATS2"
 else
@@ -358,4 +372,176 @@ else
 	echo "Profiling figures: skipped (core:profiling_proc not available)"
 fi
 [ -n "$PERF" ] && echo "perf data: $B/bench/perf-*.data (perf report -i ...)"
+
+# ===== Event Interface figures (events issue) ==============================
+# (1) SIP OPTIONS W=8 with the core events module vs without it
+#     (auto_load_core_modules = no + status_report only), alternated
+#     on/off/on/off, best of each; target: within 2%.
+# (2) a raise storm (testmod:raise_burst from the MI thread) to one UDP
+#     collector: events/s delivered by the EVI sender, drops, enqueue rate.
+# (3) evi_build_payload encode cost (bench/evi_payload_bench.cc, libshim.a).
+mi_call() { # mi_call PORT JSON -> reply on stdout
+	python3 - "$1" "$2" <<'PYEOF'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(30)
+s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
+print(s.recv(65535).decode())
+PYEOF
+}
+start_host() { # start_host CFG -> HPID
+	"$HOSTBIN" -F -f "$1" >"$TMP/host-ev.log" 2>&1 &
+	HPID=$!
+	if ! "$LG" --mode mi --port "$MIPORT" --probe-ms 10000 ||
+		! "$LG" --mode sip --port "$SIPPORT" --probe-ms 5000; then
+		tail -20 "$TMP/host-ev.log" >&2
+		fail "host not ready ($1)"
+	fi
+	sleep 0.5
+}
+stop_host() {
+	kill -TERM "$HPID" 2>/dev/null || true
+	i=0
+	while kill -0 "$HPID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -KILL "$HPID" 2>/dev/null || true
+	wait "$HPID" 2>/dev/null || true
+	HPID=
+}
+ce_cfg() { # ce_cfg on|off FILE
+	{
+		echo "log_level = 2"
+		echo "udp_workers = 2"
+		echo "mpath = \"$B/modules/\""
+		[ "$1" = off ] && echo "auto_load_core_modules = no"
+		echo "socket = udp:127.0.0.1:$SIPPORT"
+		echo 'loadmodule "proto_udp.so"'
+		echo 'loadmodule "sl.so"'
+		echo 'loadmodule "mi_datagram.so"'
+		echo "modparam(\"mi_datagram\", \"socket_name\", \"udp:127.0.0.1:$MIPORT\")"
+		echo 'loadmodule "status_report.so"'
+		echo 'route {'
+		echo '	if (!sr_check_status("core")) { sl_send_reply(503, "Not Ready"); exit; }'
+		echo '	sl_send_reply(200, "OK");'
+		echo '	exit;'
+		echo '}'
+	} >"$2"
+}
+echo "bench: events: SIP with/without core_events (W=8, alternated)" >&2
+ce_cfg on "$TMP/ce-on.cfg"
+ce_cfg off "$TMP/ce-off.cfg"
+CE_ON=0 CE_OFF=0
+for round in 1 2; do
+	for mode in on off; do
+		start_host "$TMP/ce-$mode.cfg"
+		line=$("$LG" --mode sip --port "$SIPPORT" --window 8 --sockets "$SOCKS" \
+			--duration "$DUR" --warmup "$WARM") || true
+		echo "  core_events $mode: $line" >&2
+		rps=$(field "$line" rps)
+		err=$(field "$line" err)
+		[ "${err:-1}" = 0 ] || rps=0
+		if [ "$mode" = on ]; then
+			[ "${rps:-0}" -gt "$CE_ON" ] && CE_ON=$rps
+		else
+			[ "${rps:-0}" -gt "$CE_OFF" ] && CE_OFF=$rps
+		fi
+		stop_host
+	done
+done
+
+echo "bench: events: raise storm to one UDP collector" >&2
+EVCFG=$TMP/ev.cfg
+cat >"$EVCFG" <<EOF2
+log_level = 2
+udp_workers = 2
+mpath = "$B/modules/"
+socket = udp:127.0.0.1:$SIPPORT
+loadmodule "proto_udp.so"
+loadmodule "sl.so"
+loadmodule "mi_datagram.so"
+modparam("mi_datagram", "socket_name", "udp:127.0.0.1:$MIPORT")
+loadmodule "event_datagram.so"
+loadmodule "$B/test-modules/testmod.so"
+route {
+	sl_send_reply(200, "OK");
+	exit;
+}
+route[publish_bench_event] {
+	raise_event("E_BENCH");
+}
+EOF2
+EV_LINE= EV_BURST= EV_STATS=
+if [ -f "$B/test-modules/testmod.so" ]; then
+	start_host "$EVCFG"
+	"$EC" --port "$ECHOPORT" --idle-ms 1000 --max-s 60 >"$TMP/evc.out" &
+	ECPID=$!
+	i=0
+	while ! grep -q READY "$TMP/evc.out" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	mi_call "$MIPORT" "{\"jsonrpc\":\"2.0\",\"method\":\"evi:subscribe\",\"params\":[\"E_BENCH\",\"udp:127.0.0.1:$ECHOPORT\",600],\"id\":1}" >/dev/null
+	# back-to-back testmod:raise_burst calls of 2048 events (half a
+	# subscriber queue) for DUR seconds: the sender never runs dry
+	EV_BURST=$(python3 - "$MIPORT" "$DUR" <<'PYEOF'
+import json, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(30)
+addr = ("127.0.0.1", int(sys.argv[1]))
+end = time.monotonic() + float(sys.argv[2])
+n = failed = us = calls = 0
+while time.monotonic() < end:
+    s.sendto(json.dumps({"jsonrpc": "2.0", "method": "testmod:raise_burst",
+                         "params": {"event": "E_BENCH", "count": 2048},
+                         "id": calls}).encode(), addr)
+    r = json.loads(s.recv(65535))["result"]
+    n += r["raised"]; failed += r["failed"]; us += r["usec"]; calls += 1
+print(json.dumps({"result": {"raised": n, "failed": failed, "usec": us}}))
+PYEOF
+)
+	wait "$ECPID" 2>/dev/null || true
+	EV_LINE=$(grep RESULT "$TMP/evc.out" || true)
+	EV_STATS=$(mi_call "$MIPORT" '{"jsonrpc":"2.0","method":"evi:subscriber_stats","params":["E_BENCH"],"id":3}')
+	echo "  burst: $EV_BURST" >&2
+	echo "  collector: $EV_LINE" >&2
+	echo "  stats: $EV_STATS" >&2
+	stop_host
+fi
+ENC_LINE=$("$EPB" 2000000 || true)
+echo "  encode: $ENC_LINE" >&2
+
+echo
+echo "Event Interface figures"
+awk -v on="$CE_ON" -v off="$CE_OFF" 'BEGIN {
+	r = (off > 0) ? on / off : 0
+	printf "  SIP OPTIONS W=8, core_events loaded (default):      %8d req/s\n", on
+	printf "  SIP OPTIONS W=8, auto_load_core_modules = no:       %8d req/s\n", off
+	printf "  ratio with/without: %.3f (target within 2%%: %s)\n", r,
+		(r >= 0.98) ? "ok" : "MISSED"
+}'
+if [ -n "$EV_LINE" ]; then
+	jget() { printf '%s\n' "$1" | python3 -c 'import json,sys
+j=json.loads(sys.stdin.read())["result"]
+k=sys.argv[1]
+if "Subscribers" in j: j=j["Subscribers"][0]
+print(j.get(k, 0))' "$2"; }
+	rcv=$(field "$EV_LINE" received) eps=$(field "$EV_LINE" eps) kd=$(field "$EV_LINE" kernel_drops)
+	bytes=$(field "$EV_LINE" bytes)
+	del=$(jget "$EV_STATS" delivered) drp=$(jget "$EV_STATS" dropped) fld=$(jget "$EV_STATS" failed)
+	us=$(jget "$EV_BURST" usec)
+	n=$(jget "$EV_BURST" raised)
+	awk -v n="$n" -v rcv="$rcv" -v eps="$eps" -v kd="$kd" -v del="$del" \
+		-v drp="$drp" -v fld="$fld" -v us="$us" -v bytes="$bytes" 'BEGIN {
+		printf "  raise storm: %d raises of a %d-byte event (testmod:raise_burst x 2048, back to back from the MI thread), %.0f ms inside raise (%.0f raises/s)\n",
+			n, (rcv > 0) ? bytes / rcv : 0, us / 1000, (us > 0) ? n * 1e6 / us : 0
+		printf "  delivered by the EVI sender to one UDP collector: %.0f events/s (target 200,000/s: %s, %.2fx)\n",
+			eps, (eps >= 200000) ? "ok" : "MISSED", eps / 200000
+		printf "  host counters: delivered %d, dropped %d (queue full), failed %d; collector received %d (kernel drops %d)\n",
+			del, drp, fld, rcv, kd
+	}'
+else
+	echo "  raise storm: not run (testmod not built or the host did not answer)"
+fi
+if [ -n "$ENC_LINE" ]; then
+	awk -v ns="$(field "$ENC_LINE" ns_per_event)" -v b="$(field "$ENC_LINE" bytes)" 'BEGIN {
+		printf "  evi_build_payload: %.0f ns per %d-byte event (target <= 1 us: %s, %.2fx of budget)\n",
+			ns, b, (ns <= 1000) ? "ok" : "MISSED", ns / 1000
+	}'
+fi
 exit 0

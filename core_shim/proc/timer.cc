@@ -32,16 +32,19 @@ void on_timer(struct ev_loop *, ev_timer *w, int)
 {
 	timer_entry *t = reinterpret_cast<timer_entry *>(w);
 	t->ticks += t->interval;
-	// PROC session per timer run (spec §4.3): start held, timer_job only
-	// at FULL, then the handler named after the timer's label
+	// PROC session per timer run (spec §4.3): start held, then timer_job
+	// and the handler named after the timer's label, both at FULL. Timer
+	// jobs are level 3 ("timer at level 3", and "a timer job at level SIP
+	// produces no events"): at level 1-2 the held start is dropped at end
+	// and the timer thread stays silent.
 	SHIM_PROF_START(SHIM_PROF_SIP, nullptr, 1);
 	SHIM_PROF_ENTER(SHIM_PROF_FULL, "timer_job", 1);
-	SHIM_PROF_ENTER(SHIM_PROF_SIP, t->label.c_str(), 0);
+	SHIM_PROF_ENTER(SHIM_PROF_FULL, t->label.c_str(), 0);
 	if (t->route >= 0)
 		script_run_timer((size_t)t->route);
 	else
 		t->f(t->ticks, t->param);
-	SHIM_PROF_EXIT(SHIM_PROF_SIP, t->label.c_str(), 0);
+	SHIM_PROF_EXIT(SHIM_PROF_FULL, t->label.c_str(), 0);
 	SHIM_PROF_EXIT(SHIM_PROF_FULL, "timer_job", 0);
 	SHIM_PROF_END(SHIM_PROF_SIP, 0);
 }

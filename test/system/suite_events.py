@@ -342,7 +342,7 @@ class Replay:
 
 
 SKIP_MI = {
-    "profiling_proc": "event_profiling is not written yet (profiling issue)",
+    "profiling_proc": "the profiling issue (suite_profiling.py)",
     "cfgutils:shv_set": "cfgutils is not shipped; SHM thresholds are "
                         "asserted with testmod (decisions §30, ev.threshold)",
 }
@@ -508,19 +508,19 @@ def test_replay(runner):
                 if method not in EVI_METHODS:
                     continue        # replayed by run.py's a.replay
                 if "profiling" in r["request"].lower():
-                    runner.skip(name, "E_PROFILING_* need event_profiling "
-                                "(not written yet)")
+                    runner.skip(name, "E_PROFILING_*: the profiling issue "
+                                "(suite_profiling.py)")
                     continue
                 fn = rp_mi
             elif r["kind"] == "sip":
                 if r["case"] in ("sip_profiled", "sip_proc_profiled"):
-                    runner.skip(name, "profiling trigger (event_profiling "
-                                "not written yet)")
+                    runner.skip(name, "profiling trigger: the profiling "
+                                "issue (suite_profiling.py)")
                     continue
                 fn = rp_sip
             elif r["payload"] is None:
                 if r["case"] == "E_PROFILING_PROC_tail":
-                    runner.skip(name, "profiling (not written yet)")
+                    runner.skip(name, "profiling issue (suite_profiling.py)")
                     continue
                 fn = rp_event_none
             else:
@@ -528,7 +528,8 @@ def test_replay(runner):
                 method = m.get("method", "")
                 if method.startswith("E_PROFILING") or \
                         r["case"].startswith("E_PROFILING"):
-                    runner.skip(name, "event_profiling not written yet")
+                    runner.skip(name, "E_PROFILING_* payloads: the profiling "
+                                "issue (suite_profiling.py)")
                     continue
                 if method in ("E_CORE_PKG_THRESHOLD",
                               "E_CORE_SHM_THRESHOLD"):
