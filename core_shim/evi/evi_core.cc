@@ -840,6 +840,26 @@ int register_event_mod(const evi_export_t *ev)
 
 } // extern "C"
 
+// ---- queue room (the profiling sender keeps sessions whole) ----
+
+namespace shim {
+size_t evi_min_queue_room(event_id_t id)
+{
+	event_entry *e = evi::event_get(id);
+	if (!e || e->nsubs.load(std::memory_order_relaxed) == 0)
+		return (size_t)-1;
+	size_t room = (size_t)-1;
+	std::lock_guard<std::mutex> lk(e->mu);
+	for (auto &s : e->subs) {
+		size_t used = s->queue.size();
+		size_t free = used >= EVI_QUEUE_SIZE ? 0 : EVI_QUEUE_SIZE - used;
+		if (free < room)
+			room = free;
+	}
+	return room;
+}
+} // namespace shim
+
 // ---- late delivery outcomes (evi_transport.h) ----
 
 using namespace shim::evi;

@@ -38,6 +38,9 @@ event_id_t evi_publish_script_name(const std::string &name);
 
 // ---- delivery ----
 constexpr unsigned int EVI_QUEUE_SIZE = 4096; // jobs per subscriber
+// The fewest free queue slots among the event's subscribers (SIZE_MAX with
+// no subscriber): lets a producer hand over a batch only when it fits.
+size_t evi_min_queue_room(event_id_t id);
 constexpr int EVI_MAX_REC_LEV = 100;          // nested raises
 // Delivers queued jobs on the calling thread (the sender's work; tests
 // call it directly). At most `budget` jobs; returns how many were handled.

@@ -11,6 +11,7 @@
 #include "opensips/core_hooks.h"
 #include "opensips/host.h"
 #include "opensips/sr_module.h"
+#include "evi/evi_core.h"
 #include "proc/roster.h"
 #include "proc/threads.h"
 #include "profiling/prof_core.h"
@@ -28,6 +29,9 @@ ev_timer g_tick;
 double g_tokens = 0;
 ev_tstamp g_last = 0;
 constexpr double kTick = 0.002;
+// Queue slots a session needs, at most: a UDP request at PROC level 1 with
+// SCRIPT profiling makes 12 records; deep route() chains make more.
+constexpr size_t kSessionRoom = 64;
 
 void on_tick(struct ev_loop *loop, ev_timer *, int)
 {
@@ -87,6 +91,16 @@ size_t prof_drain(size_t budget)
 		unsigned long long sent = 0;
 		while (t != c && taken < budget) {
 			const shim_prof_record &rec = r->slots[t & r->mask];
+			// Start a session only when every subscriber queue can take a
+			// whole one; otherwise leave it in the ring (which then fills
+			// and drops whole sessions at the producer) rather than send
+			// half a session.
+			if (has && rec.verb == SHIM_PROF_VERB_START &&
+			    (evi_min_queue_room(sink.proc_event) < kSessionRoom ||
+			     evi_min_queue_room(sink.script_event) < kSessionRoom)) {
+				backoff = true;
+				break;
+			}
 			t++;
 			taken++;
 			if (has) {
