@@ -307,8 +307,11 @@ int main(int argc, char **argv)
 			int sig = 0;
 			if (sigwait(&sigs, &sig) != 0)
 				continue;
-			if (sig == SIGHUP)
+			if (sig == SIGHUP) {
+				LM_INFO("SIGHUP received");
+				run_sighup_cbs();
 				continue;
+			}
 			LM_INFO("signal %d received, shutting down", sig);
 			break;
 		}

@@ -8,6 +8,13 @@ namespace shim {
 struct core_event_hooks g_core_hooks = {};
 namespace {
 std::vector<void (*)(void)> g_post_fixup;
+std::vector<std::pair<void (*)(void *), void *>> g_sighup;
+}
+
+void run_sighup_cbs()
+{
+	for (auto &cb : g_sighup)
+		cb.first(cb.second);
 }
 
 void run_post_fixup_cbs()
@@ -27,5 +34,13 @@ extern "C" int shim_add_post_fixup_cb(void (*cb)(void))
 	if (!cb)
 		return -1;
 	shim::g_post_fixup.push_back(cb);
+	return 0;
+}
+
+extern "C" int shim_add_sighup_cb(void (*cb)(void *param), void *param)
+{
+	if (!cb)
+		return -1;
+	shim::g_sighup.emplace_back(cb, param);
 	return 0;
 }

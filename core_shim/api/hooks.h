@@ -13,4 +13,7 @@ extern struct core_event_hooks g_core_hooks;
 // cfg_fixup, before threads start).
 void run_post_fixup_cbs();
 
+// Runs the callbacks added with shim_add_sighup_cb (main thread, SIGHUP).
+void run_sighup_cbs();
+
 } // namespace shim

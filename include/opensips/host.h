@@ -35,6 +35,11 @@ int shim_get_state(void);
  * (decisions.md §3). 0 / -1. */
 int shim_add_post_fixup_cb(void (*cb)(void));
 
+/* Runs cb on the main thread whenever the host receives SIGHUP (after
+ * startup). Callbacks must not block: a module thread that has work to do
+ * should be woken (ev_async) from here. 0 / -1. */
+int shim_add_sighup_cb(void (*cb)(void *param), void *param);
+
 /* ---- threads ---- */
 /* The libev loop of the calling host-managed thread (NULL elsewhere). */
 struct ev_loop *shim_thread_loop(void);

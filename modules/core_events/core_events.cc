@@ -247,9 +247,14 @@ event_id_t publish(const char *name)
 }
 
 // After every module init and the script fixups: E_CORE_LOG comes last.
+// An event_route[E_CORE_LOG] block has published it already (spec §2.1
+// step 3): reuse that id quietly.
 void publish_log_event()
 {
-	ev_log = publish("E_CORE_LOG");
+	str s{(char *)"E_CORE_LOG", 10};
+	ev_log = evi_get_id(&s);
+	if (ev_log == EVI_ERROR)
+		ev_log = publish("E_CORE_LOG");
 }
 
 int mod_init()

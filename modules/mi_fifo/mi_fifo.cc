@@ -125,6 +125,8 @@ int create_fifo()
 	return 0;
 }
 
+void sighup_cb(void *); // wakes the MI FIFO thread (below)
+
 int mod_init(void)
 {
 	g_path = fifo_name && *fifo_name ? fifo_name : default_fifo_name;
@@ -141,6 +143,7 @@ int mod_init(void)
 	}
 	if (trace_destination || trace_bwlist)
 		LM_DBG("trace_destination/trace_bwlist are accepted and ignored\n");
+	shim_add_sighup_cb(sighup_cb, nullptr);
 	return create_fifo();
 }
 
@@ -171,6 +174,7 @@ struct fifo_state {
 	int fd = -1;
 	ev_io io;
 	ev_timer check;
+	ev_async hup;        // SIGHUP: re-check (and re-create) at once
 	std::string pending; // bytes read but not yet framed
 	std::list<std::unique_ptr<reply_job>> jobs;
 	unsigned long oversized = 0;
@@ -447,6 +451,18 @@ void on_check(struct ev_loop *, ev_timer *, int)
 	reopen_fifo();
 }
 
+void on_hup(struct ev_loop *, ev_async *, int)
+{
+	on_check(nullptr, nullptr, 0);
+}
+
+// Main thread, on SIGHUP: wake the MI FIFO thread (it owns the FIFO).
+void sighup_cb(void *)
+{
+	if (g_state && g_state->loop)
+		ev_async_send(g_state->loop, &g_state->hup);
+}
+
 void fifo_proc(int)
 {
 	struct ev_loop *loop = shim_thread_loop();
@@ -471,6 +487,8 @@ void fifo_proc(int)
 		ev_io_start(loop, &state.io);
 	ev_timer_init(&state.check, on_check, fifo_check_interval, fifo_check_interval);
 	ev_timer_start(loop, &state.check);
+	ev_async_init(&state.hup, on_hup);
+	ev_async_start(loop, &state.hup);
 }
 
 proc_export_t procs[] = {
