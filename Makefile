@@ -60,6 +60,7 @@ UNIT_BINS := $(UNIT_SRCS:test/unit/%.cc=$(BUILD)/unit/%)
 
 .PHONY: all deps test unit system run bench install clean fuzz format
 .PHONY: fuzz-build fuzz-regress fuzz-clean
+.PHONY: soak
 all: $(BIN) $(MODULE_SOS) $(TESTMOD_SOS)
 
 deps:
@@ -131,6 +132,11 @@ run: deps
 bench: all
 	@BUILD=$(BUILD) sh bench/run.sh
 
+# soak/run.sh (soak/README.md): SOAK_SECONDS (600) of sipp OPTIONS with
+# profiling on, two collectors, MI polling; not part of `make test`.
+soak: all
+	@BUILD=$(BUILD) sh soak/run.sh
+
 install: $(BIN) $(MODULE_SOS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/opensips-shim/modules $(DESTDIR)$(PREFIX)/share/opensips-shim $(DESTDIR)$(PREFIX)/include/opensips $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/opensips-shim
@@ -159,9 +165,7 @@ FUZZ_CXXFLAGS := -std=c++20 -O1 -g -pthread $(FUZZ_SAN) -fsanitize=fuzzer-no-lin
 FUZZ_SRCS := $(sort $(wildcard test/fuzz/fuzz_*.cc))
 FUZZ_TARGETS := $(FUZZ_SRCS:test/fuzz/fuzz_%.cc=%)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
-# clang 14 cannot compile autoscale.cc (a lambda captures a structured
-# binding, C++20 P1091/P1381, clang >= 16); no target needs it.
-FUZZ_HOST_SRCS := $(filter-out core_shim/proc/autoscale.cc,$(HOST_SRCS))
+FUZZ_HOST_SRCS := $(HOST_SRCS)
 FUZZ_HOST_OBJS := $(FUZZ_HOST_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_MOD_SRCS := modules/mi_fifo/fifo_framing.cc modules/httpd/http_parser.cc
 FUZZ_MOD_OBJS := $(FUZZ_MOD_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)

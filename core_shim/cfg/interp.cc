@@ -7,6 +7,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "util/regex_guard.h"
 #include "cfg/ast.h"
 #include "cfg/globals.h"
 #include "cfg/lexer.h"
@@ -191,7 +192,7 @@ bool compare(const expr &e, run_ctx &ctx, const frame *fr)
 		} else {
 			value b = eval(*e.r, ctx, fr);
 			regex_t re;
-			if (regcomp(&re, to_text(b).c_str(), REG_EXTENDED | REG_NOSUB) != 0) {
+			if (regcomp_guarded(&re, to_text(b).c_str(), REG_EXTENDED | REG_NOSUB) != 0) {
 				LM_ERR("bad regular expression '%s' (line %d)\n",
 				       to_text(b).c_str(), e.line);
 				return false;
@@ -398,7 +399,7 @@ int run_module(const call &c, run_ctx &ctx, const frame *fr)
 			strs[i].len = (int)texts[i].size();
 			p[i] = &strs[i];
 		} else { // DYN_REGEX
-			if (regcomp(&res[i], to_text(v).c_str(), REG_EXTENDED) != 0) {
+			if (regcomp_guarded(&res[i], to_text(v).c_str(), REG_EXTENDED) != 0) {
 				LM_ERR("%s (line %d): bad regular expression\n", c.name.c_str(),
 				       c.line);
 				goto out;

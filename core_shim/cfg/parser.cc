@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/regex_guard.h"
 #include "cfg/ast.h"
 #include "cfg/global_params.h"
 #include "cfg/globals.h"
@@ -595,7 +596,7 @@ private:
 			if ((o.second == expr::RE || o.second == expr::NRE) &&
 			    e->r->kind == expr::STR && !e->r->fmt.dynamic()) {
 				e->re = new regex_t;
-				if (regcomp(e->re, e->r->fmt.literal().c_str(),
+				if (regcomp_guarded(e->re, e->r->fmt.literal().c_str(),
 				            REG_EXTENDED | REG_NOSUB) != 0) {
 					delete e->re;
 					e->re = nullptr;
@@ -813,7 +814,7 @@ private:
 			} else if (f & CMD_PARAM_REGEX) {
 				if (literal && a->kind == expr::STR) {
 					s.fixed_re = new regex_t;
-					if (regcomp(s.fixed_re, a->fmt.literal().c_str(),
+					if (regcomp_guarded(s.fixed_re, a->fmt.literal().c_str(),
 					            REG_EXTENDED) != 0) {
 						delete s.fixed_re;
 						s.fixed_re = nullptr;

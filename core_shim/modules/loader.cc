@@ -1,4 +1,5 @@
 // The module loader (spec §6.2, §6.4; decisions.md §1).
+#include "util/regex_guard.h"
 #include "modules/loader.h"
 
 #include <dlfcn.h>
@@ -230,7 +231,7 @@ int module_set_param(const std::string &mod_regex, const std::string &param,
 	std::string at = where(file, line);
 	regex_t re;
 	std::string pat = "^(" + mod_regex + ")$";
-	if (regcomp(&re, pat.c_str(), REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
+	if (regcomp_guarded(&re, pat.c_str(), REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
 		err = at + "modparam: bad module regex '" + mod_regex + "'";
 		return -1;
 	}

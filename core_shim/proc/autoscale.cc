@@ -346,11 +346,15 @@ int autoscale_validate(std::string &err)
 	    {"udp_workers", &g_globals.udp_workers_profile},
 	    {"tcp_workers", &g_globals.tcp_workers_profile},
 	    {"timer_workers", &g_globals.timer_workers_profile}};
-	for (const auto &[param, name] : uses) {
+	for (const auto &use : uses) {
+		const char *param = use.first;
+		const std::string *name = use.second;
 		if (name->empty())
 			continue;
+		// (a plain pointer, not a structured binding: clang < 16 cannot
+		// capture those in a lambda)
 		bool found = std::any_of(g_profiles.begin(), g_profiles.end(),
-		                         [&](const scale_profile &p) { return p.name == *name; });
+		                         [name](const scale_profile &p) { return p.name == *name; });
 		if (!found) {
 			err = std::string(param) + " uses auto_scaling_profile '" + *name +
 			      "', which is not defined";
