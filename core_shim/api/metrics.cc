@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "evi/evi_core.h"
 #include "mi/mi_core.h"
 #include "opensips/host.h"
 #include "proc/roster.h"
@@ -27,6 +28,35 @@ void collect_mi(shim_sample_f visit, void *param)
 	for (auto &c : counts) {
 		const char *values[] = {c.first.c_str()};
 		visit(param, fam, help, "counter", 1, names, values, (double)c.second);
+	}
+}
+
+void collect_evi(shim_sample_f visit, void *param)
+{
+	static const char *const names[] = {"event", "transport"};
+	struct family {
+		const char *name, *help;
+		unsigned long long evi_counter::*field;
+	};
+	static const family families[] = {
+		{"opensips_evi_delivered_total",
+		 "Events handed to a subscriber's transport, per event and transport",
+		 &evi_counter::delivered},
+		{"opensips_evi_dropped_total",
+		 "Events dropped because a subscriber's queue was full",
+		 &evi_counter::dropped},
+		{"opensips_evi_failed_total",
+		 "Events a transport failed to deliver", &evi_counter::failed},
+	};
+	std::vector<evi_counter> counters = evi_counters();
+	for (const family &f : families) {
+		if (counters.empty())
+			visit(param, f.name, f.help, "counter", -1, nullptr, nullptr, 0);
+		for (const evi_counter &c : counters) {
+			const char *values[] = {c.event.c_str(), c.transport.c_str()};
+			visit(param, f.name, f.help, "counter", 2, names, values,
+			      (double)(c.*f.field));
+		}
 	}
 }
 
@@ -61,6 +91,7 @@ extern "C" void shim_collect_samples(shim_sample_f visit, void *param)
 		return;
 	sip_collect_samples(visit, param);
 	collect_mi(visit, param);
+	collect_evi(visit, param);
 	std::vector<sample_collector> extra;
 	{
 		std::lock_guard<std::mutex> lk(g_mu);

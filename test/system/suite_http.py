@@ -474,6 +474,9 @@ REQUIRED = {
     "opensips_sip_malformed_total": "counter",
     "opensips_mi_requests_total": "counter",
     "opensips_uptime_seconds": "gauge",
+    "opensips_evi_delivered_total": "counter",
+    "opensips_evi_dropped_total": "counter",
+    "opensips_evi_failed_total": "counter",
 }
 
 
@@ -483,8 +486,20 @@ def test_metrics(runner):
         return
 
     def body():
-        with HttpHost("metrics") as h:
+        with HttpHost("metrics", extra_modules='loadmodule "event_datagram.so"') as h:
+            # one event delivered to a UDP collector, counted per event
+            # and transport
+            coll = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            coll.bind(("127.0.0.1", 0))
+            coll.settimeout(2)
+            sub = post_mi(h.http_port, json.dumps({
+                "jsonrpc": "2.0", "method": "evi:subscribe", "id": 9,
+                "params": ["E_CORE_SR_STATUS_CHANGED",
+                           "udp:127.0.0.1:%d" % coll.getsockname()[1]]}))
+            check('"result":"OK"' in sub.body, sub)
             H.send_options(h, "sr-bad")
+            coll.recv(65535)
+            coll.close()
             post_mi(h.http_port, '{"jsonrpc":"2.0","method":"version","id":1}')
             time.sleep(0.1)
             r = get(h.http_port, "/metrics")
@@ -506,6 +521,9 @@ def test_metrics(runner):
             rx = sum(v for _, v in
                      fams["opensips_sip_received_total"]["samples"])
             check(rx >= 1, "sip received %s" % rx)
+            dl = {(l["event"], l["transport"]): v for l, v in
+                  fams["opensips_evi_delivered_total"]["samples"]}
+            check(dl.get(("E_CORE_SR_STATUS_CHANGED", "udp"), 0) >= 1, dl)
             for f in fams:
                 if f.startswith("opensips_evi_"):
                     for l, _ in fams[f]["samples"]:
