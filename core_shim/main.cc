@@ -188,7 +188,7 @@ void release_everything()
 {
 	cfg_reset();
 	mi_reset();
-	modules_reset();
+	modules_reset(false);
 }
 
 void write_pidfile(const std::string &path)

@@ -386,10 +386,11 @@ void modules_destroy()
 	}
 }
 
-void modules_reset()
+void modules_reset(bool unload)
 {
 	for (auto it = g_modules.rbegin(); it != g_modules.rend(); ++it) {
-		dlclose((*it)->handle);
+		if (unload)
+			dlclose((*it)->handle);
 		delete *it;
 	}
 	g_modules.clear();

@@ -44,7 +44,11 @@ int modules_child_init(int rank);
 void modules_destroy();
 // Unloads every module (dlclose) and empties the list: tests only, after
 // modules_destroy().
-void modules_reset();
+// Forgets every module (after modules_destroy). With `unload` the shared
+// objects are dlclose()d too (tests that load again); at process exit the
+// host keeps them mapped, so module code and data stay valid for the
+// exit-time destructors and leak checkers can name module frames.
+void modules_reset(bool unload = true);
 
 const std::vector<loaded_module *> &modules_list();
 const loaded_module *module_find(const std::string &name);

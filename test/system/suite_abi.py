@@ -20,7 +20,9 @@ def exported(path):
     names = []
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1] not in VAGUE:
+        # sanitizer builds add their own instrumentation symbols
+        if (len(parts) == 3 and parts[1] not in VAGUE
+                and not parts[2].startswith(("__odr_asan", "__asan", "__ubsan"))):
             names.append(parts[2])
     return names
 
