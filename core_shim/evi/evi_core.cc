@@ -81,10 +81,14 @@ void free_list(evi_params_p list)
 		evi_free_params(list);
 }
 
-// The subscriber being delivered on the sender thread (evi_stats_ref).
+// The subscriber being delivered on the sender thread (evi_stats_ref), and
+// its socket while the sender will call the transport's flush after the
+// run (evi_will_flush).
 thread_local const std::shared_ptr<subscriber> *t_delivering = nullptr;
+thread_local const evi_reply_sock *t_flush_sock = nullptr;
 
-void deliver(subscriber &s, job *j)
+// One job to one subscriber: the transport's raise outcome (< 0 failed).
+inline int deliver(subscriber &s, job *j)
 {
 	event_entry *e = event_get(j->event);
 	t_delivery_level = j->level;
@@ -92,11 +96,45 @@ void deliver(subscriber &s, job *j)
 	if (e && s.tp->exp.raise)
 		rc = s.tp->exp.raise(nullptr, &e->name, s.sock, &j->params);
 	t_delivery_level = 0;
-	if (rc < 0)
-		s.failed.fetch_add(1, std::memory_order_relaxed);
-	else
-		s.delivered.fetch_add(1, std::memory_order_relaxed);
 	job_unref(j);
+	return rc;
+}
+
+// Up to `max` jobs of one subscriber's queue, then the transport's flush
+// (batched sends). Returns the jobs handled.
+size_t deliver_run(const std::shared_ptr<subscriber> &sp, size_t max)
+{
+	subscriber &s = *sp;
+	job *j;
+	if (!max || !s.queue.pop(j))
+		return 0;
+	int (*flush)(evi_reply_sock *) = s.tp->exp.flush;
+	t_delivering = &sp;
+	t_flush_sock = flush ? s.sock : nullptr;
+	unsigned long long ok = 0;
+	size_t n = 0;
+	do {
+		// counted at once (an event_stream outcome may be reported from
+		// its own thread before this run ends, evi_stats_report)
+		if (deliver(s, j) < 0) {
+			s.failed.fetch_add(1, std::memory_order_relaxed);
+		} else {
+			s.delivered.fetch_add(1, std::memory_order_relaxed);
+			ok++;
+		}
+		n++;
+	} while (n < max && s.queue.pop(j));
+	if (flush) {
+		int f = flush(s.sock);
+		if (f > 0) { // kept by raise, then failed: delivered -> failed
+			unsigned long long lost = (unsigned long long)f < ok ? (unsigned long long)f : ok;
+			s.delivered.fetch_sub(lost, std::memory_order_relaxed);
+			s.failed.fetch_add(lost, std::memory_order_relaxed);
+		}
+	}
+	t_flush_sock = nullptr;
+	t_delivering = nullptr;
+	return n;
 }
 
 void fold_retired_locked(subscriber &s)
@@ -526,15 +564,13 @@ size_t evi_dispatch_pending(size_t budget)
 	while (handled < budget && progress) {
 		progress = false;
 		for (auto &s : *g_snapshot) {
-			// a few jobs per subscriber per round, so one busy subscriber
-			// does not starve the others; each queue stays in order
-			for (int k = 0; k < 64 && handled < budget; k++) {
-				job *j;
-				if (!s->queue.pop(j)) break;
-				t_delivering = &s;
-				deliver(*s, j);
-				t_delivering = nullptr;
-				handled++;
+			// at most 64 jobs per subscriber per round, so one busy
+			// subscriber does not starve the others; each queue stays in
+			// order, and one run is one transport flush (one sendmmsg)
+			size_t left = budget - handled;
+			size_t n = deliver_run(s, left < 64 ? left : 64);
+			if (n) {
+				handled += n;
 				progress = true;
 			}
 		}
@@ -690,15 +726,36 @@ const str *evi_get_event_name(event_id_t id)
 	return e ? &e->name : nullptr;
 }
 
+// A list from evi_get_params carries a few parameter slots in the same
+// block (most events have at most that many): one malloc per raise instead
+// of one per parameter. EVI_INLINE_SLOTS marks such a list (private bit).
+namespace {
+constexpr unsigned int EVI_INLINE_SLOTS = 1U << 30;
+constexpr int kInline = 4;
+struct params_block {
+	evi_params_t list; // first: the list's address is the block's
+	int used;
+	evi_param_t slot[kInline];
+};
+bool is_inline(evi_params_p list, evi_param_p p)
+{
+	if (!(list->flags & EVI_INLINE_SLOTS)) return false;
+	auto *b = reinterpret_cast<params_block *>(list);
+	return p >= &b->slot[0] && p < &b->slot[kInline];
+}
+} // namespace
+
 evi_params_p evi_get_params(void)
 {
-	auto *l = static_cast<evi_params_p>(calloc(1, sizeof(evi_params_t)));
-	if (!l) {
+	auto *b = static_cast<params_block *>(malloc(sizeof(params_block)));
+	if (!b) {
 		LM_ERR("out of memory for an event parameter list");
 		return nullptr;
 	}
-	l->flags = EVI_FREE_LIST;
-	return l;
+	b->list.flags = EVI_FREE_LIST | EVI_INLINE_SLOTS;
+	b->list.first = b->list.last = nullptr;
+	b->used = 0;
+	return &b->list;
 }
 
 void evi_free_params(evi_params_p list)
@@ -707,7 +764,7 @@ void evi_free_params(evi_params_p list)
 	evi_param_p p = list->first;
 	while (p) {
 		evi_param_p n = p->next;
-		free(p);
+		if (!is_inline(list, p)) free(p);
 		p = n;
 	}
 	free(list);
@@ -716,10 +773,17 @@ void evi_free_params(evi_params_p list)
 evi_param_p evi_param_create(evi_params_p list, str *name)
 {
 	if (!list) return nullptr;
-	auto *p = static_cast<evi_param_p>(calloc(1, sizeof(evi_param_t)));
-	if (!p) {
-		LM_ERR("out of memory for an event parameter");
-		return nullptr;
+	evi_param_p p;
+	auto *b = reinterpret_cast<params_block *>(list);
+	if ((list->flags & EVI_INLINE_SLOTS) && b->used < kInline) {
+		p = &b->slot[b->used++];
+		memset(p, 0, sizeof *p);
+	} else {
+		p = static_cast<evi_param_p>(calloc(1, sizeof(evi_param_t)));
+		if (!p) {
+			LM_ERR("out of memory for an event parameter");
+			return nullptr;
+		}
 	}
 	if (name) p->name = *name;
 	if (list->last) list->last->next = p;
@@ -786,19 +850,31 @@ int evi_raise_event(event_id_t id, evi_params_p params)
 		free_list(params);
 		return -1;
 	}
-	job *j = job_create(id, params, level);
-	free_list(params);
-	if (!j) {
-		LM_ERR("out of memory raising event %.*s", e->name.len, e->name.s);
-		return -1;
-	}
 	int rc = 0;
 	bool pushed = false;
+	job *j = nullptr;
 	{
 		time_t now = shim::evi_now();
 		std::lock_guard<std::mutex> lk(e->mu);
 		purge_locked(e, now);
-		for (auto &s : e->subs) {
+		// Every queue full (a storm the sender cannot follow): count the
+		// drops without copying the parameters at all. Otherwise copy once,
+		// under the lock (only raisers of this same event wait for it).
+		bool room = false;
+		for (auto &s : e->subs)
+			if (s->queue.size() < shim::EVI_QUEUE_SIZE) {
+				room = true;
+				break;
+			}
+		if (!room) {
+			for (auto &s : e->subs)
+				s->dropped.fetch_add(1, std::memory_order_relaxed);
+			rc = e->subs.empty() ? 0 : -1;
+		} else {
+			j = job_create(id, params, level);
+			if (!j) rc = -2;
+		}
+		if (j) for (auto &s : e->subs) {
 			job_ref(j);
 			if (s->queue.push(j)) {
 				pushed = true;
@@ -809,7 +885,12 @@ int evi_raise_event(event_id_t id, evi_params_p params)
 			}
 		}
 	}
-	job_unref(j);
+	free_list(params);
+	if (rc == -2) {
+		LM_ERR("out of memory raising event %.*s", e->name.len, e->name.s);
+		return -1;
+	}
+	if (j) job_unref(j);
 	if (pushed) wake_sender();
 	return rc;
 }
@@ -890,6 +971,11 @@ extern "C" void evi_stats_report(void *ref, int ok)
 	while (d && !s.delivered.compare_exchange_weak(d, d - 1)) {
 	}
 	s.failed.fetch_add(1, std::memory_order_relaxed);
+}
+
+extern "C" int evi_will_flush(evi_reply_sock *sock)
+{
+	return sock && t_flush_sock == sock;
 }
 
 extern "C" void evi_stats_unref(void *ref)

@@ -12,7 +12,17 @@
  * until `raise` returns. The copy is shared by the subscribers of that raise:
  * treat it as read-only (copy what you need to change). It must not block for long: a transport with slow
  * I/O (TCP) hands the payload to a thread of its own. Return 0 when the
- * event was delivered or handed on, < 0 when it failed (counted). */
+ * event was delivered or handed on, < 0 when it failed (counted).
+ *
+ * Batching (optional, `flush`): the sender drains a subscriber's queue in
+ * runs (up to 64 events per subscriber per round) and, after each run in
+ * which it called `raise` for a socket, calls `flush(sock)` on the same
+ * thread. While `evi_will_flush(sock)` returns non-zero, `raise` may keep
+ * the encoded event and return 0; `flush` then sends what was kept and
+ * returns how many of those events failed (the host moves them from
+ * `delivered` to `failed`), 0 when all went out. Elsewhere (a test or any
+ * other caller of `raise`) `evi_will_flush` is 0 and `raise` must deliver
+ * before it returns. Transports without batching leave `flush` NULL. */
 #ifndef OPENSIPS_EVI_TRANSPORT_H
 #define OPENSIPS_EVI_TRANSPORT_H
 
@@ -46,6 +56,15 @@ typedef struct evi_export_ {
 	void (*free)(evi_reply_sock *sock);
 	str (*print)(evi_reply_sock *sock);           /* owned by the sock */
 	unsigned int flags;
+	/* Added last, so initialisers without it stay valid (NULL: none; in
+	 * C++ the default initialiser also keeps -Wmissing-field-initializers
+	 * quiet). Sends what `raise` kept for `sock`; returns how many of
+	 * those events failed (>= 0). Called on the sender thread, see above. */
+	int (*flush)(evi_reply_sock *sock)
+#ifdef __cplusplus
+	    = nullptr
+#endif
+	    ;
 } evi_export_t;
 
 /* Late outcomes, for a transport that finishes delivery on a thread of its
@@ -56,6 +75,11 @@ typedef struct evi_export_ {
 void *evi_stats_ref(evi_reply_sock *sock);
 void evi_stats_report(void *ref, int ok);
 void evi_stats_unref(void *ref);
+
+/* Non-zero when the caller of `raise` (the host's sender, during a run for
+ * this socket) will call the transport's `flush(sock)` before that run
+ * ends, so `raise` may defer the send. 0 anywhere else. */
+int evi_will_flush(evi_reply_sock *sock);
 
 /* 0 / -1 (duplicate proto). Call from load_f or init_f. */
 int register_event_mod(const evi_export_t *ev);

@@ -1,8 +1,11 @@
 // event_datagram: EVI transports `udp:host:port` and `unix:/path`
 // (spec §2.6). One JSON-RPC notification per event, one datagram per
-// notification, fire-and-forget: sendto with MSG_DONTWAIT on a shared
-// unconnected socket, so a slow or absent reader costs one failed syscall
-// and never blocks the host's event sender thread.
+// notification, fire-and-forget: MSG_DONTWAIT on a shared unconnected
+// socket, so a slow or absent reader costs a failed send and never blocks
+// the host's event sender thread. On the host's sender `raise` only encodes
+// into a per-thread batch and `flush` (called after each run of up to 64
+// events of one subscriber) sends the batch with one sendmmsg; called
+// anywhere else, `raise` sends at once with sendto.
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdlib>
@@ -71,6 +74,77 @@ void note_failure(dgram_sock *ds, const char *why, int err)
 		        "report)\n",
 		        ds->k == kind::udp ? "udp" : "unix", ds->printed.c_str(), why,
 		        pending);
+}
+
+} // namespace
+
+namespace {
+
+// Sends one datagram now: 0, or -1 (counted and logged as a failure).
+int send_now(dgram_sock *ds, int fd, const char *buf, int len)
+{
+	ssize_t n;
+	do {
+		n = sendto(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		           (const struct sockaddr *)&ds->addr, ds->addr_len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		// ECONNREFUSED / ENOENT: nobody reads that unix path; EAGAIN: the
+		// reader's queue is full. Either way the event is lost, and counted.
+		note_failure(ds, "sendto", errno);
+		return -1;
+	}
+	return 0;
+}
+
+// The sender thread's batch: the events `raise` kept for one socket while
+// the host will call `flush` for it (evi_will_flush), encoded back to back
+// into one arena and sent with one sendmmsg. Order is the raise order.
+struct batch {
+	static constexpr int max_msgs = 64;
+	static constexpr size_t arena_size = 256 * 1024; // >= max_event_len
+	dgram_sock *owner = nullptr;
+	int fd = -1;
+	int n = 0;
+	size_t used = 0;
+	struct mmsghdr msgs[max_msgs];
+	struct iovec iov[max_msgs];
+	char arena[arena_size];
+};
+thread_local batch *t_batch = nullptr;
+
+batch *my_batch()
+{
+	if (!t_batch)
+		t_batch = new (std::nothrow) batch; // one per sender thread, kept
+	return t_batch;
+}
+
+// Sends what the batch holds; returns how many of its events failed.
+int send_batch(batch *b)
+{
+	dgram_sock *ds = b->owner;
+	int failed = 0;
+	int i = 0;
+	while (i < b->n) {
+		int r = sendmmsg(b->fd, &b->msgs[i], (unsigned int)(b->n - i),
+		                 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r > 0) {
+			i += r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		// message i failed (a full reader queue, nobody on a unix path):
+		// lost and counted, as one failed sendto; the rest still tried
+		note_failure(ds, "sendto", r < 0 ? errno : EAGAIN);
+		failed++;
+		i++;
+	}
+	b->n = 0;
+	b->used = 0;
+	b->owner = nullptr;
+	return failed;
 }
 
 } // namespace
@@ -165,7 +239,10 @@ int match(evi_reply_sock *a, evi_reply_sock *b)
 
 void free_sock(evi_reply_sock *sock)
 {
-	delete from_rs(sock);
+	dgram_sock *ds = from_rs(sock);
+	if (ds && t_batch && t_batch->owner == ds)
+		send_batch(t_batch); // never left pointing at a freed socket
+	delete ds;
 }
 
 str print(evi_reply_sock *sock)
@@ -175,6 +252,7 @@ str print(evi_reply_sock *sock)
 		return str{nullptr, 0};
 	return str{ds->printed.data(), (int)ds->printed.size()};
 }
+
 
 int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *params)
 {
@@ -186,25 +264,64 @@ int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *pa
 		note_failure(ds, "no sending socket", 0);
 		return -1;
 	}
-	// One buffer per sender thread: the payload never goes to the heap.
-	static thread_local char buf[max_event_len];
-	int len = evi_build_payload(params, ev_name, 0, nullptr, nullptr, buf, (int)sizeof buf);
+	batch *b = evi_will_flush(sock) ? my_batch() : nullptr;
+	if (!b) {
+		// One buffer per thread: the payload never goes to the heap.
+		static thread_local char buf[max_event_len];
+		int len = evi_build_payload(params, ev_name, 0, nullptr, nullptr, buf,
+		                            (int)sizeof buf);
+		if (len < 0) {
+			note_failure(ds, "event larger than 65457 bytes", 0);
+			return -1;
+		}
+		return send_now(ds, fd, buf, len);
+	}
+	// Another socket's batch still open (not expected: the host flushes
+	// after each run): send it; its failures wait for that socket's flush.
+	if (b->owner && b->owner != ds)
+		b->owner->batch_failed += send_batch(b);
+	size_t room = batch::arena_size - b->used;
+	if (room > (size_t)max_event_len)
+		room = max_event_len; // the same limit as one unbatched event
+	int len = evi_build_payload(params, ev_name, 0, nullptr, nullptr,
+	                            b->arena + b->used, (int)room);
+	if (len < 0 && b->n && room < (size_t)max_event_len) {
+		ds->batch_failed += send_batch(b); // full arena: make room
+		len = evi_build_payload(params, ev_name, 0, nullptr, nullptr, b->arena,
+		                        max_event_len);
+	}
 	if (len < 0) {
 		note_failure(ds, "event larger than 65457 bytes", 0);
 		return -1;
 	}
-	ssize_t n;
-	do {
-		n = sendto(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL,
-		           (const struct sockaddr *)&ds->addr, ds->addr_len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		// ECONNREFUSED / ENOENT: nobody reads that unix path; EAGAIN: the
-		// reader's queue is full. Either way the event is lost, and counted.
-		note_failure(ds, "sendto", errno);
-		return -1;
+	if (b->n == 0) {
+		b->owner = ds;
+		b->fd = fd;
 	}
+	int i = b->n++;
+	b->iov[i].iov_base = b->arena + b->used;
+	b->iov[i].iov_len = (size_t)len;
+	memset(&b->msgs[i], 0, sizeof b->msgs[i]);
+	b->msgs[i].msg_hdr.msg_name = &ds->addr;
+	b->msgs[i].msg_hdr.msg_namelen = ds->addr_len;
+	b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
+	b->msgs[i].msg_hdr.msg_iovlen = 1;
+	b->used += (size_t)len;
+	if (b->n == batch::max_msgs)
+		ds->batch_failed += send_batch(b);
 	return 0;
+}
+
+int flush(evi_reply_sock *sock)
+{
+	dgram_sock *ds = from_rs(sock);
+	if (!ds)
+		return 0;
+	int failed = ds->batch_failed;
+	ds->batch_failed = 0;
+	if (t_batch && t_batch->owner == ds)
+		failed += send_batch(t_batch);
+	return failed;
 }
 
 int open_senders()
@@ -246,6 +363,7 @@ const evi_export_t udp_export = {
 	free_sock,       /* free */
 	print,           /* print */
 	0,               /* flags */
+	flush,           /* flush: batched sends (sendmmsg) */
 };
 
 const evi_export_t unix_export = {
@@ -256,6 +374,7 @@ const evi_export_t unix_export = {
 	free_sock,        /* free */
 	print,            /* print */
 	0,                /* flags */
+	flush,            /* flush: batched sends (sendmmsg) */
 };
 
 } // namespace evdgram

@@ -36,7 +36,7 @@ char *sr_group = nullptr; // SR group for drop reports; unset = none
 // Records per second the sender hands over (0 = no cap). It bounds what
 // profiling costs the host under overload (decisions.md §29): beyond it,
 // rings fill and whole sessions are dropped and counted.
-int max_rate = 100000;
+int max_rate = 40000;
 
 event_id_t ev_script = EVI_ERROR;
 event_id_t ev_proc = EVI_ERROR;

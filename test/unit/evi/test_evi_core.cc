@@ -306,6 +306,85 @@ void nested_limit(void **)
 
 } // namespace
 
+// A batching transport "b": raise keeps the payload while the host will
+// flush (evi_will_flush), flush delivers the run and reports failures.
+std::vector<std::string> g_kept;
+std::vector<size_t> g_runs;
+int g_flush_fail = 0;
+int g_unbatched = 0;
+int b_raise(struct sip_msg *, str *ev, evi_reply_sock *s, evi_params_t *p)
+{
+	char buf[512];
+	int n = evi_build_payload(p, ev, 0, nullptr, nullptr, buf, sizeof(buf));
+	if (n < 0) return -1;
+	if (!evi_will_flush(s)) {
+		g_unbatched++;
+		return 0;
+	}
+	g_kept.emplace_back(buf, (size_t)n);
+	return 0;
+}
+int b_flush(evi_reply_sock *s)
+{
+	assert_true(evi_will_flush(s)); // still inside the run
+	g_runs.push_back(g_kept.size());
+	std::lock_guard<std::mutex> lk(g_mu);
+	for (auto &k : g_kept) g_got.push_back({((tsock *)s)->addr, k});
+	g_kept.clear();
+	int f = g_flush_fail;
+	g_flush_fail = 0;
+	return f;
+}
+
+void batched_flush(void **)
+{
+	static evi_export_t b = {{(char *)"b", 1}, b_raise, t_parse, t_match,
+	                         t_free, t_print, 0, b_flush};
+	assert_int_equal(register_event_mod(&b), 0);
+	event_id_t id = publish("E_BATCH");
+	assert_int_equal(subscribe("E_BATCH", "b:one", 60, true), 0);
+	assert_int_equal(subscribe("E_BATCH", "t:two", 60, true), 0);
+	g_runs.clear();
+	for (int i = 0; i < 150; i++) {
+		evi_params_p p = evi_get_params();
+		evi_param_add_int(p, nullptr, &i);
+		assert_int_equal(evi_raise_event(id, p), 0);
+	}
+	assert_int_equal(drain(), 300);
+	// runs of at most 64 per subscriber, each one flush, in order
+	assert_int_equal(g_runs.size(), 3);
+	assert_int_equal(g_runs[0], 64);
+	assert_int_equal(g_runs[1], 64);
+	assert_int_equal(g_runs[2], 22);
+	std::vector<std::string> one, two;
+	for (auto &d : got()) (d.socket == "one" ? one : two).push_back(d.payload);
+	assert_int_equal(one.size(), 150);
+	assert_int_equal(two.size(), 150);
+	for (int i = 0; i < 150; i++)
+		assert_string_equal(one[(size_t)i].c_str(),
+		                    ("{\"jsonrpc\":\"2.0\",\"method\":\"E_BATCH\",\"params\":[" +
+		                     std::to_string(i) + "]}").c_str());
+	// failures reported by flush move from delivered to failed
+	g_flush_fail = 2;
+	for (int i = 0; i < 5; i++) evi_raise_event(id, nullptr);
+	drain();
+	unsigned long long d1 = 0, f1 = 0;
+	for (auto &st : shim::evi_subscriber_stats(id))
+		if (st.socket == "b:one") {
+			d1 = st.delivered;
+			f1 = st.failed;
+		}
+	assert_int_equal(d1, 153);
+	assert_int_equal(f1, 2);
+	// outside the host's runs, evi_will_flush is 0: raise must send now
+	tsock ts;
+	ts.sock = evi_reply_sock{0, 0, 0, nullptr};
+	str ev = str_init("E_BATCH");
+	assert_int_equal(evi_will_flush(&ts.sock), 0);
+	assert_int_equal(b_raise(nullptr, &ev, &ts.sock, nullptr), 0);
+	assert_int_equal(g_unbatched, 1);
+}
+
 int main()
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +395,7 @@ int main()
 	    cmocka_unit_test_setup(newest_first_and_match, setup),
 	    cmocka_unit_test_setup(expiry_rules, setup),
 	    cmocka_unit_test_setup(queue_full_drops, setup),
+	    cmocka_unit_test_setup(batched_flush, setup),
 	    cmocka_unit_test_setup(concurrent_order, setup),
 	    cmocka_unit_test_setup(nested_limit, setup),
 	};
