@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "evi/evi_allow.h"
+#include "opensips/mem.h"
 #include "evi/evi_internal.h"
 #include "opensips/core_hooks.h"
 #include "opensips/dprint.h"
@@ -288,7 +289,9 @@ job_queue::job_queue(size_t capacity)
 {
 	size_t cap = 2;
 	while (cap < capacity) cap <<= 1;
-	buf_ = static_cast<cell *>(malloc(cap * sizeof(cell)));
+	// From the accounted shared pool (-m), so subscriptions are bounded
+	// like the rest of shared state: a full pool refuses a subscription.
+	buf_ = static_cast<cell *>(shm_malloc(cap * sizeof(cell)));
 	if (!buf_) throw std::bad_alloc();
 	for (size_t i = 0; i < cap; i++) {
 		new (&buf_[i].seq) std::atomic<size_t>(i);
@@ -301,7 +304,7 @@ job_queue::~job_queue()
 {
 	job *j;
 	while (pop(j)) job_unref(j);
-	free(buf_);
+	shm_free(buf_);
 }
 
 bool job_queue::push(job *j)
@@ -496,6 +499,17 @@ int evi_subscribe(const str &event, const str &socket, unsigned int expire,
 	sock->subscription_time = now;
 	bool expires = sock->flags & EVI_EXPIRE;
 
+	// Allocate before taking the event's lock: the queue comes from the
+	// accounted shm pool, and an allocation can raise E_CORE_SHM_THRESHOLD,
+	// whose raise takes its event's lock (this very one when subscribing
+	// to E_CORE_SHM_THRESHOLD).
+	std::shared_ptr<subscriber> sub;
+	try {
+		sub = std::make_shared<subscriber>();
+	} catch (...) {
+		if (tp->exp.free) tp->exp.free(sock);
+		return -2;
+	}
 	std::unique_lock<std::mutex> lk(e->mu);
 	for (auto &s : e->subs) {
 		if (s->tp != tp || !tp->exp.match || tp->exp.match(s->sock, sock) != 1)
@@ -510,11 +524,10 @@ int evi_subscribe(const str &event, const str &socket, unsigned int expire,
 		}
 		lk.unlock();
 		if (tp->exp.free) tp->exp.free(sock);
+		sub.reset(); // not needed: an existing subscriber was refreshed
 		return 0;
 	}
-	std::shared_ptr<subscriber> sub;
 	try {
-		sub = std::make_shared<subscriber>();
 		sub->event = id;
 		sub->tp = tp;
 		sub->sock = sock;

@@ -1209,8 +1209,8 @@ def test_mem(runner):
     def bounded():
         # OpenSIPS keeps subscribers in shm: with the pool full,
         # evi:subscribe fails with an error. Here each subscriber's queue
-        # (4096 slots) is plain malloc, outside -m: an MI client can grow
-        # the host without limit (20,000 subscriptions = 1.3 GB RSS).
+        # (4096 slots, 64 KB) comes from the accounted shm pool (-m), so an
+        # MI client cannot grow the host without limit.
         with FaultHost("fmemsub", extra_args=["-m", "2"]) as h:
             rss0 = rss_kb(h.proc.pid)
             errors = 0
