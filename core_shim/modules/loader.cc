@@ -21,7 +21,9 @@ namespace shim {
 
 namespace {
 
-std::vector<loaded_module *> g_modules;
+// Never destroyed: module records stay reachable until exit even when a
+// caller (a unit test) ends without modules_reset().
+std::vector<loaded_module *> &g_modules = *new std::vector<loaded_module *>();
 // Strings handed to USE_FUNC_PARAM setters: they may keep the pointer, so
 // the text lives until the modules are unloaded.
 std::deque<std::string> g_func_param_strings;

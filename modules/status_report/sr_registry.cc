@@ -479,6 +479,20 @@ void reset_for_tests()
 	R.core_main.reset();
 }
 
+void release_at_exit()
+{
+	reset_for_tests();
+	for (text *t = R.graveyard.exchange(nullptr); t;) {
+		text *next = t->next;
+		if (!t->is_static)
+			delete t;
+		t = next;
+	}
+	// Every thread has stopped (destroy_f runs after the host joined them):
+	// nothing can read the registry any more.
+	delete &R;
+}
+
 // ------------------------------------------------------- the C API table
 
 namespace {

@@ -117,6 +117,9 @@ group *core_group();
 // Drops every group, identifier and callback: unit tests only (not
 // thread-safe, invalidates group pointers).
 void reset_for_tests();
+// destroy_f: frees the whole registry (the host's threads have stopped, so
+// nothing can read it any more). Nothing may use the registry afterwards.
+void release_at_exit();
 
 // The C API table published under SR_API_NAME (exception-free wrappers).
 extern const struct sr_api api_table;

@@ -40,14 +40,17 @@ inline void *const keep_symbols[] = {
     (void *)&shim_find_api,
 };
 
-inline void reset_host()
+// unload = false keeps the shared objects mapped: a module whose load_f
+// allocated state (status_report, core_events) must stay mapped for the
+// leak checker to see that state as reachable.
+inline void reset_host(bool unload = true)
 {
 	static void *volatile sink;
 	for (void *p : keep_symbols) sink = p;
 	(void)sink;
 	shim::cfg_reset();
 	shim::modules_destroy();
-	shim::modules_reset();
+	shim::modules_reset(unload);
 	shim::mi_reset();
 	shim::g_globals = shim::core_globals{};
 	shim::g_globals.auto_load_core_modules = false;

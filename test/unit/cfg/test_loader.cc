@@ -196,8 +196,9 @@ void core_set_autoload(void **)
 	int n = 0;
 	for (auto *m : l) n += m->name == "status_report";
 	assert_int_equal(n, 1);
-	// auto_load_core_modules = no: nothing but what the cfg loads
-	reset_host();
+	// auto_load_core_modules = no: nothing but what the cfg loads (the
+	// core set stays mapped: its load_f state is never freed by design)
+	reset_host(false);
 	shim::g_globals.auto_load_core_modules = true;
 	rc = shim::cfg_parse_string("auto_load_core_modules = no\nmpath = \"" +
 	                                mods + "\"\nroute { exit; }\n",
