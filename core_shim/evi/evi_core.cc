@@ -87,6 +87,9 @@ void free_list(evi_params_p list)
 // run (evi_will_flush).
 thread_local const std::shared_ptr<subscriber> *t_delivering = nullptr;
 thread_local const evi_reply_sock *t_flush_sock = nullptr;
+// Set when the transport took a stats reference during this raise: the
+// outcome comes later through evi_stats_report, so nothing is counted now.
+thread_local bool t_deferred = false;
 
 // One job to one subscriber: the transport's raise outcome (< 0 failed).
 inline int deliver(subscriber &s, job *j)
@@ -115,24 +118,27 @@ size_t deliver_run(const std::shared_ptr<subscriber> &sp, size_t max)
 	unsigned long long ok = 0;
 	size_t n = 0;
 	do {
-		// counted at once (an event_stream outcome may be reported from
-		// its own thread before this run ends, evi_stats_report)
-		if (deliver(s, j) < 0) {
+		// Counters only ever grow (they are Prometheus counters): a
+		// failure counts at once, a success once it is final: after the
+		// flush for batched sends, or when a transport that took a stats
+		// reference reports it (event_stream, from its own thread).
+		t_deferred = false;
+		if (deliver(s, j) < 0)
 			s.failed.fetch_add(1, std::memory_order_relaxed);
-		} else {
-			s.delivered.fetch_add(1, std::memory_order_relaxed);
+		else if (!t_deferred)
 			ok++;
-		}
 		n++;
 	} while (n < max && s.queue.pop(j));
+	t_deferred = false;
 	if (flush) {
 		int f = flush(s.sock);
-		if (f > 0) { // kept by raise, then failed: delivered -> failed
+		if (f > 0) { // kept by raise, then refused by the kernel
 			unsigned long long lost = (unsigned long long)f < ok ? (unsigned long long)f : ok;
-			s.delivered.fetch_sub(lost, std::memory_order_relaxed);
+			ok -= lost;
 			s.failed.fetch_add(lost, std::memory_order_relaxed);
 		}
 	}
+	s.delivered.fetch_add(ok, std::memory_order_relaxed);
 	t_flush_sock = nullptr;
 	t_delivering = nullptr;
 	return n;
@@ -636,6 +642,9 @@ std::vector<evi_subscriber_stat> evi_subscriber_stats(event_id_t id)
 			st.dropped = s->dropped.load();
 			st.failed = s->failed.load();
 			st.queued = s->queue.size();
+			// handed to a transport that has not reported the outcome yet
+			// (event_stream's Sender: buffered towards a slow peer)
+			st.inflight = s->inflight.load(std::memory_order_relaxed);
 			r.push_back(std::move(st));
 		}
 	}
@@ -958,32 +967,43 @@ size_t evi_min_queue_room(event_id_t id)
 
 using namespace shim::evi;
 
+namespace {
+// What evi_stats_ref hands out: the subscriber, and whether its one outcome
+// was reported (an unreported reference leaves `inflight` when released).
+struct stats_ref {
+	std::shared_ptr<subscriber> sub;
+	bool reported = false;
+};
+} // namespace
+
 extern "C" void *evi_stats_ref(evi_reply_sock *sock)
 {
 	if (!t_delivering || !*t_delivering || (*t_delivering)->sock != sock)
 		return nullptr;
-	return new std::shared_ptr<subscriber>(*t_delivering);
+	auto *ref = new (std::nothrow) stats_ref{*t_delivering};
+	if (ref) {
+		t_deferred = true;
+		ref->sub->inflight.fetch_add(1, std::memory_order_relaxed);
+	}
+	return ref;
 }
 
 extern "C" void evi_stats_report(void *ref, int ok)
 {
-	if (!ref || ok)
+	auto *r = (stats_ref *)ref;
+	if (!r || r->reported)
 		return;
-	subscriber &s = **(std::shared_ptr<subscriber> *)ref;
+	r->reported = true;
+	subscriber &s = *r->sub;
 	std::lock_guard<std::mutex> lk(g_all_mu);
-	if (s.folded) {
+	s.inflight.fetch_sub(1, std::memory_order_relaxed);
+	if (s.folded) { // the subscriber is gone: its totals live on
 		event_entry *e = event_get(s.event);
 		totals &t = (*g_retired)[{e ? e->name_buf : std::string(), s.tp->proto}];
-		if (t.delivered)
-			t.delivered--;
-		t.failed++;
+		(ok ? t.delivered : t.failed)++;
 		return;
 	}
-	// one event handed on earlier turned out to fail
-	unsigned long long d = s.delivered.load();
-	while (d && !s.delivered.compare_exchange_weak(d, d - 1)) {
-	}
-	s.failed.fetch_add(1, std::memory_order_relaxed);
+	(ok ? s.delivered : s.failed).fetch_add(1, std::memory_order_relaxed);
 }
 
 extern "C" int evi_will_flush(evi_reply_sock *sock)
@@ -993,5 +1013,10 @@ extern "C" int evi_will_flush(evi_reply_sock *sock)
 
 extern "C" void evi_stats_unref(void *ref)
 {
-	delete (std::shared_ptr<subscriber> *)ref;
+	auto *r = (stats_ref *)ref;
+	if (!r)
+		return;
+	if (!r->reported) // never final (host shutdown): no longer in flight
+		r->sub->inflight.fetch_sub(1, std::memory_order_relaxed);
+	delete r;
 }

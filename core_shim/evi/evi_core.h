@@ -62,6 +62,7 @@ struct evi_subscriber_stat {
 	std::string event;
 	std::string socket; // "<proto>:<printed>"
 	unsigned long long delivered = 0, dropped = 0, failed = 0, queued = 0;
+	unsigned long long inflight = 0;
 };
 // Live subscribers of `id` (every event when id < 0), newest first.
 std::vector<evi_subscriber_stat> evi_subscriber_stats(event_id_t id);

@@ -63,6 +63,8 @@ struct subscriber {
 	std::atomic<bool> removed{false};
 	job_queue queue{EVI_QUEUE_SIZE};
 	std::atomic<unsigned long long> delivered{0}, dropped{0}, failed{0};
+	// handed to a transport that reports the outcome later (evi_stats_ref)
+	std::atomic<unsigned long long> inflight{0};
 	bool folded = false; // counters moved to the retired totals (g_all_mu)
 };
 

@@ -313,7 +313,8 @@ mi_response_t *mi_subscriber_stats(const mi_params_t *params, struct mi_handler 
 		    add_mi_int(o, MI_SSTR("delivered"), (long long)st.delivered) < 0 ||
 		    add_mi_int(o, MI_SSTR("dropped"), (long long)st.dropped) < 0 ||
 		    add_mi_int(o, MI_SSTR("failed"), (long long)st.failed) < 0 ||
-		    add_mi_int(o, MI_SSTR("queued"), (long long)st.queued) < 0)
+		    add_mi_int(o, MI_SSTR("queued"), (long long)st.queued) < 0 ||
+		    add_mi_int(o, MI_SSTR("inflight"), (long long)st.inflight) < 0)
 			goto err;
 	}
 	return r;

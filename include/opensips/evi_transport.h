@@ -69,9 +69,10 @@ typedef struct evi_export_ {
 
 /* Late outcomes, for a transport that finishes delivery on a thread of its
  * own (event_stream): during `raise`, take a reference on the subscriber's
- * counters; when the outcome is known, report it (ok = 0 moves one event
- * from delivered to failed); then release the reference. The reference
- * stays valid after the subscriber is removed. NULL outside `raise`. */
+ * counters; the host then counts nothing for this raise. When the outcome
+ * is known, report it exactly once (ok = 1 delivered, 0 failed), then
+ * release the reference. Counters only grow. The reference stays valid
+ * after the subscriber is removed. NULL outside `raise`. */
 void *evi_stats_ref(evi_reply_sock *sock);
 void evi_stats_report(void *ref, int ok);
 void evi_stats_unref(void *ref);

@@ -62,8 +62,9 @@ int next_id();
 // ---- the Sender ----
 
 // The host's counters of the subscriber an event was raised for
-// (evi_stats_ref): a failure found later on the Sender is reported back, so
-// `evi:subscriber_stats` counts it. Move-only; released on destruction.
+// (evi_stats_ref): the Sender reports the final outcome (written or
+// acknowledged: ok; lost: fail), so `evi:subscriber_stats` counts it.
+// Move-only; released on destruction (uncounted: host shutdown).
 struct stat_ref {
 	void *p = nullptr;
 	stat_ref() = default;
@@ -85,6 +86,12 @@ struct stat_ref {
 	{
 		if (p)
 			evi_stats_report(p, 0);
+		release();
+	}
+	void ok()
+	{
+		if (p)
+			evi_stats_report(p, 1);
 		release();
 	}
 	void release()

@@ -173,6 +173,7 @@ void handle_reply(conn *c, const char *p, size_t n)
 			note_failure(c, 1, "the peer answered with an error", 0);
 		} else {
 			st_delivered.fetch_add(1, std::memory_order_relaxed);
+			it->second.ref.ok();
 		}
 		c->awaiting.erase(it);
 	}
@@ -315,10 +316,12 @@ void flush(conn *c)
 			}
 			left -= rest;
 			c->head_off = 0;
-			if (m.id > 0)
+			if (m.id > 0) {
 				c->awaiting[m.id] = awaited{m.deadline, std::move(m.ref)};
-			else
+			} else {
 				st_delivered.fetch_add(1, std::memory_order_relaxed);
+				m.ref.ok();
+			}
 			c->out.pop_front();
 		}
 	}

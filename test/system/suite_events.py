@@ -960,9 +960,10 @@ def test_slow(runner):
             check(st, "queues did not drain: %s" % stats(h))
             by = {s["socket"].split(":")[0]: s for s in st}
             for s in st:
-                acc = s["delivered"] + s["dropped"] + s["failed"]
-                check(acc == total, "%s: delivered+dropped+failed = %d, "
-                      "raised %d: %s" % (s["socket"], acc, total, s))
+                acc = (s["delivered"] + s["dropped"] + s["failed"] +
+                       s["inflight"])
+                check(acc == total, "%s: delivered+dropped+failed+inflight "
+                      "= %d, raised %d: %s" % (s["socket"], acc, total, s))
             check(by["unix"]["failed"] == total,
                   "unix path without reader: %s" % by["unix"])
             check(by["udp"]["delivered"] == total, by["udp"])
@@ -1346,7 +1347,7 @@ def test_sr_and_mi(runner):
             check(list(st) == ["Subscribers"], st)
             for s in st["Subscribers"]:
                 check(list(s) == ["event", "socket", "delivered", "dropped",
-                                  "failed", "queued"], s)
+                                  "failed", "queued", "inflight"], s)
             st = h.result("evi:subscriber_stats", ["E_REF_SCRIPT"])
             check(all(s["event"] == "E_REF_SCRIPT"
                       for s in st["Subscribers"]), st)

@@ -386,10 +386,14 @@ def drain_sock(s, quiet=0.2):
 
 
 def accounted(s, total, what):
-    acc = s["delivered"] + s["dropped"] + s["failed"]
-    check(acc == total, "%s: delivered %d + dropped %d + failed %d = %d, "
-          "raised %d (queued %d)" % (what, s["delivered"], s["dropped"],
-                                     s["failed"], acc, total, s["queued"]))
+    # every raised event is in exactly one place: delivered, dropped,
+    # failed, or still in flight in the transport (a TCP peer that does not
+    # read keeps up to 1 MB buffered in event_stream's Sender)
+    acc = s["delivered"] + s["dropped"] + s["failed"] + s["inflight"]
+    check(acc == total, "%s: delivered %d + dropped %d + failed %d + "
+          "inflight %d = %d, raised %d (queued %d)" % (
+              what, s["delivered"], s["dropped"], s["failed"],
+              s["inflight"], acc, total, s["queued"]))
 
 
 # ------------------------------------------------------------ faults.sub
@@ -565,14 +569,17 @@ def test_subscribers(runner):
                                   r"_total", n)
                 if mm and d.get("event") == EV:
                     got[(d.get("transport"), mm.group(1))] = int(v)
+            # /metrics totals are monotonic over every subscriber the event
+            # ever had (removed ones and late TCP outcomes included); the
+            # snapshots above are of some live subscribers: totals >= them
             bad = ["%s %s: /metrics %s, subscriber_stats %d" % (
                 tr, k, got.get((tr, k)), v) for (tr, k), v in
-                sorted(want.items()) if got.get((tr, k)) != v]
-            check(not bad, "opensips_evi_*_total{event=%s} do not match "
+                sorted(want.items()) if got.get((tr, k), -1) < v]
+            check(not bad, "opensips_evi_*_total{event=%s} below "
                   "evi:subscriber_stats (decisions §31, docs/sr_http.md):"
                   "\n      %s" % (EV, "\n      ".join(bad)))
         runner.run(name0 + " /metrics opensips_evi_{delivered,dropped,"
-                   "failed}_total equal subscriber_stats", metrics)
+                   "failed}_total cover subscriber_stats", metrics)
         if ok:
             runner.run(name0 + " host exits 0 after the faults", clean_exit,
                        h)

@@ -156,10 +156,10 @@ void subscriber_stats(void **)
 	assert_int_equal(subscribe("E_REF_SCRIPT", "udp:127.0.0.1:9901", 60, true), 0);
 	evi_raise_event(9, nullptr);
 	check("{\"jsonrpc\":\"2.0\",\"method\":\"evi:subscriber_stats\",\"id\":1}",
-	      "{\"jsonrpc\":\"2.0\",\"result\":{\"Subscribers\":[{\"event\":\"E_REF_SCRIPT\",\"socket\":\"udp:127.0.0.1:9901\",\"delivered\":0,\"dropped\":0,\"failed\":0,\"queued\":1}]},\"id\":1}");
+	      "{\"jsonrpc\":\"2.0\",\"result\":{\"Subscribers\":[{\"event\":\"E_REF_SCRIPT\",\"socket\":\"udp:127.0.0.1:9901\",\"delivered\":0,\"dropped\":0,\"failed\":0,\"queued\":1,\"inflight\":0}]},\"id\":1}");
 	drain();
 	check("{\"jsonrpc\":\"2.0\",\"method\":\"evi:subscriber_stats\",\"params\":[\"E_REF_SCRIPT\"],\"id\":1}",
-	      "{\"jsonrpc\":\"2.0\",\"result\":{\"Subscribers\":[{\"event\":\"E_REF_SCRIPT\",\"socket\":\"udp:127.0.0.1:9901\",\"delivered\":1,\"dropped\":0,\"failed\":0,\"queued\":0}]},\"id\":1}");
+	      "{\"jsonrpc\":\"2.0\",\"result\":{\"Subscribers\":[{\"event\":\"E_REF_SCRIPT\",\"socket\":\"udp:127.0.0.1:9901\",\"delivered\":1,\"dropped\":0,\"failed\":0,\"queued\":0,\"inflight\":0}]},\"id\":1}");
 	check("{\"jsonrpc\":\"2.0\",\"method\":\"evi:subscriber_stats\",\"params\":[\"E_CORE_LOG\"],\"id\":1}",
 	      "{\"jsonrpc\":\"2.0\",\"result\":{\"Subscribers\":[]},\"id\":1}");
 	check("{\"jsonrpc\":\"2.0\",\"method\":\"evi:subscriber_stats\",\"params\":[\"E_X\"],\"id\":1}",
