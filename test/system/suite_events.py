@@ -834,9 +834,12 @@ def test_matrix(runner):
             def shm(sink=sink, h=h):
                 n = pct(SHM_SIZE, 55)
                 check(h.result("testmod:shm_alloc", [str(n)]) == "OK", "")
+                # the shared pool also holds the subscribers' queues (64 KB
+                # each), so usage lands a little above the 55% allocated
                 p = sink.expect("E_CORE_SHM_THRESHOLD", {
-                    "usage": 55, "threshold": 50, "used": None,
-                    "size": SHM_SIZE}, pred=lambda p: p.get("usage") == 55)
+                    "usage": None, "threshold": 50, "used": None,
+                    "size": SHM_SIZE},
+                    pred=lambda p: 55 <= p.get("usage", 0) <= 60)
                 if p:
                     check(p["used"] >= n, p)
                 check(h.result("testmod:shm_free") == "OK", "")
