@@ -233,6 +233,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR: cannot initialise the Event Interface\n");
 		return 1;
 	}
+	// Give back what bursts left free in malloc's arenas (threads.md).
+	if (pools_start_trim_timer(10) < 0)
+		return 1;
 	log_register_mi();
 	lifecycle_set(SHIM_STATE_INITIALIZING);
 

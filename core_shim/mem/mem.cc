@@ -15,13 +15,16 @@
 // predictable branch.
 #include "mem/pools.h"
 
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <atomic>
 
 #include "api/hooks.h"
+#include "opensips/dprint.h"
 #include "opensips/host.h"
 #include "opensips/mem.h"
 
@@ -137,6 +140,31 @@ void pools_set_thresholds(int shm_percent, int pkg_percent)
 {
 	g_shm_threshold.store(shm_percent < 0 ? 0 : shm_percent);
 	g_pkg_threshold.store(pkg_percent < 0 ? 0 : pkg_percent);
+}
+
+namespace {
+// Threads allocate in their own glibc arenas, and a backlog (EVI queues,
+// event_stream output while a peer is slow) is allocated on one thread and
+// freed on another. Once it drains, the free space sits in the middle of
+// an arena behind chunks still in use, where free() never gives it back
+// (only a free top chunk over the trim threshold is). malloc_trim(0)
+// releases every free page of every arena (MADV_DONTNEED). It locks one
+// arena at a time while it walks its bins; with the host's few-MB heaps it
+// took 15-350 us under soak load (logged at debug).
+void trim_timer(unsigned int, void *)
+{
+	timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int released = malloc_trim(0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	LM_DBG("malloc_trim: %s, %ld us\n", released ? "memory released" : "nothing to release",
+	       (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000));
+}
+} // namespace
+
+int pools_start_trim_timer(unsigned int interval)
+{
+	return register_timer("malloc trim", trim_timer, nullptr, interval);
 }
 
 void pools_reset_threshold_state()

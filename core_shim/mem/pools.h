@@ -14,6 +14,12 @@ void pools_configure(size_t shm_bytes, size_t pkg_bytes);
 // costs one predictable branch.
 void pools_set_thresholds(int shm_percent, int pkg_percent);
 
+// Returns to the kernel the pages glibc's malloc keeps free after a burst
+// (malloc_trim(0)) every `interval` seconds, on the timer thread
+// (docs/internals/threads.md, "Memory pools"). Main thread, before the
+// timer thread starts. 0 or -1.
+int pools_start_trim_timer(unsigned int interval);
+
 // Unit tests: forget the shared `last` percentage and the calling thread's
 // pkg `last` (both back to 0).
 void pools_reset_threshold_state();

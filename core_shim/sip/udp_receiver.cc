@@ -31,6 +31,13 @@ namespace {
 
 constexpr int kBatch = 32;
 constexpr int kMaxDatagram = 65536;
+// Bytes of each batch slot touched when the receiver is made. The 2 MB of
+// slots are mmapped by malloc and get pages only when written, so without
+// this a receiver's RSS would step up by a page for every deeper batch
+// recvmmsg ever returns (a burst after a stall fills all 32 slots) — growth
+// that depends on traffic history. Touched up front, a SIP message of up to
+// this size never adds pages; larger ones (rare; up to 64 KB) still may.
+constexpr size_t kSlotPrefault = 2048;
 
 struct receiver {
 	ev_io io;                   // first member: the callback casts back
@@ -201,6 +208,8 @@ int start_receiver(const sip_socket *s, int reuse_id)
 			rp->sock = s;
 			rp->roster_id = id;
 			rp->bufs.reset(new char[(size_t)kBatch * kMaxDatagram]);
+			for (int i = 0; i < kBatch; i++)
+				memset(rp->bufs.get() + (size_t)i * kMaxDatagram, 0, kSlotPrefault);
 		}
 	}
 	int rank = proc_next_worker_rank();

@@ -148,8 +148,10 @@ int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *pa
 	if (!ss || !ev_name)
 		return -1;
 	// Grown on demand (E_CORE_THRESHOLD carries a whole SIP message), kept
-	// per sender thread.
-	static thread_local std::vector<char> buf(16384);
+	// per sender thread; back to its usual size after a large event, so one
+	// 4 MB event does not pin 4 MB for the life of the host.
+	constexpr size_t buf_keep = 16384;
+	static thread_local std::vector<char> buf(buf_keep);
 	str method = ss->method.empty() ? *ev_name
 	                                : str{ss->method.data(), (int)ss->method.size()};
 	str extra{event_param, event_param ? (int)strlen(event_param) : 0};
@@ -165,11 +167,14 @@ int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *pa
 	if (len < 0) {
 		LM_ERR("event %.*s is larger than %zu bytes: not sent to tcp:%s\n",
 		       ev_name->len, ev_name->s, max_payload, ss->printed.c_str());
+		std::vector<char>(buf_keep).swap(buf);
 		return -1;
 	}
 	job j;
 	j.dest = ss->addr;
 	j.payload.assign(buf.data(), (size_t)len);
+	if (buf.size() > buf_keep)
+		std::vector<char>(buf_keep).swap(buf);
 	j.id = id;
 	j.ref = stat_ref(evi_stats_ref(sock));
 	return sender_enqueue(std::move(j));

@@ -79,7 +79,12 @@ struct conn {
 	std::string in;                // reliable: unparsed reply bytes
 	unsigned long unlogged = 0;
 	ev_tstamp last_log = -1e9;
+	ev_tstamp last_used = 0;       // last job for this destination
 };
+
+// A closed connection keeps no buffer: the output queue and the reply
+// buffer may have grown to their caps (1 MB each) while the peer was slow.
+constexpr size_t in_keep = 64u << 10; // reply buffer capacity kept when empty
 
 // Sender thread only.
 std::unordered_map<uint64_t, std::unique_ptr<conn>> g_conns;
@@ -135,11 +140,11 @@ void close_conn(conn *c, const char *why, int err)
 		m.ref.fail();
 	for (auto &kv : c->awaiting)
 		kv.second.ref.fail();
-	c->out.clear();
+	std::deque<out_msg>().swap(c->out);
 	c->head_off = 0;
 	c->out_bytes = 0;
 	c->awaiting.clear();
-	c->in.clear();
+	std::string().swap(c->in);
 	note_failure(c, lost, why, err);
 	if (!lost)
 		LM_DBG("tcp:%s: %s\n", c->name.c_str(), why);
@@ -203,6 +208,8 @@ void parse_replies(conn *c)
 	c->in.erase(0, pos);
 	if (c->in.size() > conn_max_input)
 		close_conn(c, "reply larger than 1 MB", 0);
+	else if (c->in.empty() && c->in.capacity() > in_keep)
+		std::string().swap(c->in);
 }
 
 void on_read(struct ev_loop *, ev_io *w, int)
@@ -344,6 +351,7 @@ void dispatch(job &j)
 		it = g_conns.emplace(k, std::move(c)).first;
 	}
 	conn *c = it->second.get();
+	c->last_used = ev_now(g_sloop);
 	if (c->out_bytes + j.payload.size() > conn_max_pending) {
 		st_dropped.fetch_add(1, std::memory_order_relaxed);
 		j.ref.fail();
@@ -380,11 +388,26 @@ void on_async(struct ev_loop *, ev_async *, int)
 	}
 }
 
+// A destination no subscriber has sent to for a while, with nothing open,
+// queued, awaited or left to log, is forgotten (the next job makes it
+// again): destinations come and go with subscriptions, and each kept one
+// would hold its conn for the life of the host. The wait covers the log
+// interval, so forgetting never makes a failure be logged sooner.
+constexpr ev_tstamp idle_forget = 2 * log_interval;
+
 void on_tick(struct ev_loop *loop, ev_timer *, int)
 {
+	ev_tstamp now = ev_now(loop);
+	for (auto it = g_conns.begin(); it != g_conns.end();) {
+		conn *c = it->second.get();
+		if (c->fd < 0 && c->out.empty() && c->awaiting.empty() && c->unlogged == 0 &&
+		    now - c->last_used > idle_forget && now - c->last_log > idle_forget)
+			it = g_conns.erase(it);
+		else
+			++it;
+	}
 	if (!reliable_mode)
 		return;
-	ev_tstamp now = ev_now(loop);
 	for (auto &[k, c] : g_conns) {
 		unsigned long late = 0;
 		for (auto it = c->awaiting.begin(); it != c->awaiting.end();) {
