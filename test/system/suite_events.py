@@ -920,7 +920,7 @@ def test_slow(runner):
 
     def body():
         black = TcpCollector(read=False).start()
-        nobody = H.free_port()
+        nobody = H.unused_port()
         h = ev_host("evslow")
         try:
             h.start()

@@ -463,7 +463,7 @@ def test_subscribers(runner):
 
         def udp_nobody():
             need()
-            sock = "udp:127.0.0.1:%d" % H.free_port()
+            sock = "udp:127.0.0.1:%d" % H.unused_port()
             h.subscribe(sock)
             total = h.burst(2000)["raised"]
             s = h.settle(sock)
@@ -516,7 +516,11 @@ def test_subscribers(runner):
                                2.0), "reader got %d" % rd.count)
                 h.burst(5)
                 st2 = h.settle(sock)
-                check(st2["delivered"] == st["delivered"] + 5, st2)
+                # delivery resumed; the sender socket's buffer may still be
+                # charged for the datagrams just read, so a few can fail
+                check(st2["delivered"] > st["delivered"] and
+                      st2["delivered"] + st2["failed"] ==
+                      st["delivered"] + st["failed"] + 5, st2)
                 check(wait_for(lambda: rd.count == st2["delivered"] - d0,
                                2.0), "events after recovery: %d" % rd.count)
             finally:

@@ -75,6 +75,32 @@ def free_port(kind=socket.SOCK_DGRAM):
         s.close()
 
 
+def unused_port():
+    """A free UDP loopback port below the kernel's ephemeral range, for
+    "nobody listens here" tests: a port from free_port() can be handed to
+    a test client's own socket a moment later, which then receives the
+    events meant for nobody."""
+    import random
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    top = max(10001, min(low, 65536))
+    for _ in range(200):
+        port = random.randrange(10000, top)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise OSError("no unused UDP port below %d" % top)
+
+
 def read_jsonl(name):
     path = os.path.join(REFERENCE, name)
     with open(path, encoding="utf-8") as f:
