@@ -122,14 +122,22 @@ size_t deliver_run(const std::shared_ptr<subscriber> &sp, size_t max)
 		// failure counts at once, a success once it is final: after the
 		// flush for batched sends, or when a transport that took a stats
 		// reference reports it (event_stream, from its own thread).
+		// `in_run` covers an event between leaving the queue and being
+		// counted, so queued + in_run + counters never miss one.
+		s.in_run.fetch_add(1, std::memory_order_relaxed);
 		t_deferred = false;
-		if (deliver(s, j) < 0)
+		if (deliver(s, j) < 0) {
 			s.failed.fetch_add(1, std::memory_order_relaxed);
-		else if (!t_deferred)
+			s.in_run.fetch_sub(1, std::memory_order_relaxed);
+		} else if (t_deferred) { // now counted as inflight
+			s.in_run.fetch_sub(1, std::memory_order_relaxed);
+		} else {
 			ok++;
+		}
 		n++;
 	} while (n < max && s.queue.pop(j));
 	t_deferred = false;
+	unsigned long long kept = ok;
 	if (flush) {
 		int f = flush(s.sock);
 		if (f > 0) { // kept by raise, then refused by the kernel
@@ -139,6 +147,7 @@ size_t deliver_run(const std::shared_ptr<subscriber> &sp, size_t max)
 		}
 	}
 	s.delivered.fetch_add(ok, std::memory_order_relaxed);
+	s.in_run.fetch_sub(kept, std::memory_order_relaxed);
 	t_flush_sock = nullptr;
 	t_delivering = nullptr;
 	return n;
@@ -641,7 +650,7 @@ std::vector<evi_subscriber_stat> evi_subscriber_stats(event_id_t id)
 			st.delivered = s->delivered.load();
 			st.dropped = s->dropped.load();
 			st.failed = s->failed.load();
-			st.queued = s->queue.size();
+			st.queued = s->queue.size() + s->in_run.load(std::memory_order_relaxed);
 			// handed to a transport that has not reported the outcome yet
 			// (event_stream's Sender: buffered towards a slow peer)
 			st.inflight = s->inflight.load(std::memory_order_relaxed);

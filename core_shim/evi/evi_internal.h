@@ -65,6 +65,8 @@ struct subscriber {
 	std::atomic<unsigned long long> delivered{0}, dropped{0}, failed{0};
 	// handed to a transport that reports the outcome later (evi_stats_ref)
 	std::atomic<unsigned long long> inflight{0};
+	// taken from the queue by the sender, not counted yet (a run)
+	std::atomic<unsigned long long> in_run{0};
 	bool folded = false; // counters moved to the retired totals (g_all_mu)
 };
 
