@@ -222,7 +222,10 @@ log_consumer *mi_consumer(const mi_params_t *params, mi_response_t **err)
 	return c;
 }
 
-mi_response_t *mi_filter_get(const mi_params_t *params, struct mi_handler *)
+// The two per-consumer settings share one shape: read it as {"<key>":N},
+// or set it from the int param `param`.
+mi_response_t *consumer_get(const mi_params_t *params, const char *key,
+                            int key_len, std::atomic<int> log_consumer::*field)
 {
 	mi_response_t *err = nullptr;
 	log_consumer *c = mi_consumer(params, &err);
@@ -230,52 +233,45 @@ mi_response_t *mi_filter_get(const mi_params_t *params, struct mi_handler *)
 		return err;
 	mi_item_t *obj;
 	mi_response_t *resp = init_mi_result_object(&obj);
-	if (resp && add_mi_int(obj, S("Log level filter"), c->level_filter.load()) < 0) {
+	if (resp && add_mi_int(obj, key, key_len, (c->*field).load()) < 0) {
 		free_mi_response(resp);
 		return nullptr;
 	}
 	return resp;
+}
+
+mi_response_t *consumer_set(const mi_params_t *params, const char *param,
+                            std::atomic<int> log_consumer::*field)
+{
+	mi_response_t *err = nullptr;
+	log_consumer *c = mi_consumer(params, &err);
+	if (!c)
+		return err;
+	int v;
+	if (get_mi_int_param(params, param, &v) < 0)
+		return init_mi_param_error();
+	(c->*field).store(v);
+	return init_mi_result_ok();
+}
+
+mi_response_t *mi_filter_get(const mi_params_t *params, struct mi_handler *)
+{
+	return consumer_get(params, S("Log level filter"), &log_consumer::level_filter);
 }
 
 mi_response_t *mi_filter_set(const mi_params_t *params, struct mi_handler *)
 {
-	mi_response_t *err = nullptr;
-	log_consumer *c = mi_consumer(params, &err);
-	if (!c)
-		return err;
-	int v;
-	if (get_mi_int_param(params, "level_filter", &v) < 0)
-		return init_mi_param_error();
-	c->level_filter.store(v);
-	return init_mi_result_ok();
+	return consumer_set(params, "level_filter", &log_consumer::level_filter);
 }
 
 mi_response_t *mi_mute_get(const mi_params_t *params, struct mi_handler *)
 {
-	mi_response_t *err = nullptr;
-	log_consumer *c = mi_consumer(params, &err);
-	if (!c)
-		return err;
-	mi_item_t *obj;
-	mi_response_t *resp = init_mi_result_object(&obj);
-	if (resp && add_mi_int(obj, S("mute state"), c->muted.load()) < 0) {
-		free_mi_response(resp);
-		return nullptr;
-	}
-	return resp;
+	return consumer_get(params, S("mute state"), &log_consumer::muted);
 }
 
 mi_response_t *mi_mute_set(const mi_params_t *params, struct mi_handler *)
 {
-	mi_response_t *err = nullptr;
-	log_consumer *c = mi_consumer(params, &err);
-	if (!c)
-		return err;
-	int v;
-	if (get_mi_int_param(params, "mute_state", &v) < 0)
-		return init_mi_param_error();
-	c->muted.store(v);
-	return init_mi_result_ok();
+	return consumer_set(params, "mute_state", &log_consumer::muted);
 }
 
 const mi_export_t log_mi_cmds[] = {

@@ -3,6 +3,7 @@
 // a receiver under that receiver's mutex. When the auto-scaler retires a
 // receiver, its connections (with their unread and unsent bytes) move to the
 // remaining receivers; at host shutdown they are closed without events.
+#include "sip/sip_socket.h"
 #include "sip/tcp_receiver.h"
 
 #include <arpa/inet.h>
@@ -559,37 +560,15 @@ int tcp_main_setup()
 
 int bind_tcp(sip_socket &s, std::string &err)
 {
-	addrinfo hints{}, *res = nullptr;
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-	std::string port = std::to_string(s.port);
-	int rc = getaddrinfo(s.ip.c_str(), port.c_str(), &hints, &res);
-	if (rc != 0) {
-		err = "cannot resolve socket " + s.text + ": " + gai_strerror(rc);
+	if (sip_socket_bind(s, SOCK_STREAM, 0, err) < 0)
 		return -1;
-	}
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		freeaddrinfo(res);
-		err = "socket(): " + std::string(strerror(errno));
-		return -1;
-	}
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-		err = "cannot bind " + s.text + ": " + strerror(errno);
-		close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
+	int fd = s.fd;
 	if (listen(fd, 1024) < 0) {
 		err = "cannot listen on " + s.text + ": " + strerror(errno);
 		close(fd);
+		s.fd = -1;
 		return -1;
 	}
-	s.fd = fd;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "proc/threads.h"
 #include "sip/receive.h"
 #include "sip/sip_parser.h"
+#include "sip/sip_socket.h"
 
 namespace shim {
 namespace {
@@ -141,34 +142,7 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 
 int bind_udp(sip_socket &s, std::string &err)
 {
-	addrinfo hints{}, *res = nullptr;
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-	std::string port = std::to_string(s.port);
-	int rc = getaddrinfo(s.ip.c_str(), port.c_str(), &hints, &res);
-	if (rc != 0) {
-		err = "cannot resolve socket " + s.text + ": " + gai_strerror(rc);
-		return -1;
-	}
-	int fd = socket(res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		freeaddrinfo(res);
-		err = "socket(): " + std::string(strerror(errno));
-		return -1;
-	}
-	int one = 1, rcvbuf = 4 << 20;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-		err = "cannot bind " + s.text + ": " + strerror(errno);
-		close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	s.fd = fd;
-	return 0;
+	return sip_socket_bind(s, SOCK_DGRAM, 4 << 20, err);
 }
 
 } // namespace
