@@ -216,29 +216,9 @@ class TcpCollector(Collector):
 
 # ------------------------------------------------------------ helpers
 
-def free_port_both():
-    """A loopback port free for UDP and TCP at once (the cfgs listen on
-    udp: and tcp: with the same port, as the reference)."""
-    for _ in range(50):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            try:
-                t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-        finally:
-            u.close()
-            t.close()
-    raise TestFailure("no port free for both UDP and TCP")
-
-
 def ev_host(name, extra_globals="", extra_modules="", routes="", cfg=EV_CFG,
             **kw):
-    kw.setdefault("sip_port", free_port_both())
+    kw.setdefault("sip_port", H.free_port_both())
     return H.Host(cfg, subs={"@EXTRA_GLOBALS@": extra_globals,
                              "@EXTRA_MODULES@": extra_modules,
                              "@EVENT_ROUTES@": routes}, name=name, **kw)

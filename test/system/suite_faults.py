@@ -50,25 +50,6 @@ INVALID = ('{"jsonrpc":"2.0","error":{"code":-32600,"message":'
 
 # ------------------------------------------------------------ host
 
-def free_port_both():
-    """A loopback port free for UDP and TCP (the cfg listens on both)."""
-    for _ in range(50):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            try:
-                t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-        finally:
-            u.close()
-            t.close()
-    raise TestFailure("no port free for both UDP and TCP")
-
-
 class FaultHost(H.Host):
     """faults.cfg; optionally run as an unprivileged user (setpriv)."""
 
@@ -80,7 +61,7 @@ class FaultHost(H.Host):
                                     "@EXTRA_GLOBALS@": extra_globals,
                                     "@EXTRA_MODULES@": extra_modules},
                          name=name, extra_args=extra_args,
-                         sip_port=free_port_both())
+                         sip_port=H.free_port_both())
 
     def start(self, ready_timeout=10.0):
         if not self.user:

@@ -75,6 +75,26 @@ def free_port(kind=socket.SOCK_DGRAM):
         s.close()
 
 
+def free_port_both():
+    """A loopback port free for UDP and TCP at once (cfgs that listen on
+    udp: and tcp: with the same port, as the reference does)."""
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+        finally:
+            u.close()
+            t.close()
+    raise OSError("no loopback port free for both UDP and TCP")
+
+
 def unused_port():
     """A free UDP loopback port below the kernel's ephemeral range, for
     "nobody listens here" tests: a port from free_port() can be handed to
