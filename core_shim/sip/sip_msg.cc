@@ -56,7 +56,7 @@ int sip_msg_send_reply(struct sip_msg *msg, int code, const char *reason,
 		LM_ERR("no way back to the sender of this request\n");
 		return -1;
 	}
-	std::string out;
+	thread_local std::string out; // capacity kept: no allocation per reply
 	try {
 		if (shim::sip_build_reply(msg, code, reason, reason_len,
 		                          shim::sip_server_header(), out) < 0) {

@@ -14,6 +14,50 @@
 
 namespace shim {
 
+// The Via lines of a message: a few inline, more spill to the heap, so
+// parsing an ordinary request allocates nothing (it runs per message on
+// the SIP workers).
+class str_list {
+public:
+	void clear()
+	{
+		n_ = 0;
+		more_.clear();
+	}
+	void push_back(const str &s)
+	{
+		if (n_ < kInline)
+			inline_[n_++] = s;
+		else
+			more_.push_back(s);
+	}
+	size_t size() const { return n_ + more_.size(); }
+	bool empty() const { return n_ == 0; }
+	const str &operator[](size_t i) const
+	{
+		return i < kInline ? inline_[i] : more_[i - kInline];
+	}
+	struct iterator {
+		const str_list *l;
+		size_t i;
+		const str &operator*() const { return (*l)[i]; }
+		iterator &operator++()
+		{
+			i++;
+			return *this;
+		}
+		bool operator!=(const iterator &o) const { return i != o.i; }
+	};
+	iterator begin() const { return {this, 0}; }
+	iterator end() const { return {this, size()}; }
+
+private:
+	static constexpr size_t kInline = 8;
+	str inline_[kInline];
+	size_t n_ = 0;
+	std::vector<str> more_;
+};
+
 // A listening SIP socket as configured by `socket = proto:ip:port`.
 struct sip_socket {
 	int proto = 1;          // 1 udp, 2 tcp
@@ -43,7 +87,7 @@ struct sip_msg {
 
 	// Headers kept (values trimmed, pointing into buf). `vias` holds each
 	// Via header's full line ("Via: SIP/2.0/UDP ...") without CRLF, in order.
-	std::vector<str> vias;
+	shim::str_list vias;
 	str from_line{nullptr, 0}, to_line{nullptr, 0}, callid_line{nullptr, 0},
 	    cseq_line{nullptr, 0};      // full header lines, no CRLF
 	str from{nullptr, 0}, to{nullptr, 0}, callid{nullptr, 0},

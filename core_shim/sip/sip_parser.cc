@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string_view>
 
 #include "opensips/version.h"
 
@@ -342,7 +343,10 @@ int parse_header(sip_msg *m, const char *lb, const char *le)
 
 // A tag for a To header that has none: "<4 hex>.<32 hex>", unique enough
 // per thread (a counter mixed with time, thread id and a per-thread seed).
-std::string make_tag()
+// Writes "pppp.<32 hex digits>" (kTagLen bytes) into out.
+constexpr size_t kTagLen = 4 + 1 + 32;
+
+void make_tag(char *out)
 {
 	thread_local uint64_t state = [] {
 		timespec ts{};
@@ -363,7 +367,7 @@ std::string make_tag()
 	// to a request without a To tag, so no getpid() syscall, no printf.
 	static const unsigned pid16 = (unsigned)getpid() & 0xffff;
 	static const char hex[] = "0123456789abcdef";
-	char buf[4 + 1 + 32];
+	char *buf = out;
 	for (int i = 0; i < 4; i++)
 		buf[i] = hex[(pid16 >> (12 - 4 * i)) & 0xf];
 	buf[4] = '.';
@@ -371,7 +375,6 @@ std::string make_tag()
 	for (int w = 0; w < 2; w++)
 		for (int i = 0; i < 16; i++)
 			buf[5 + 16 * w + i] = hex[(words[w] >> (60 - 4 * i)) & 0xf];
-	return std::string(buf, sizeof buf);
 }
 
 std::string &server_header_storage()
@@ -466,8 +469,9 @@ int sip_build_reply(const sip_msg *msg, int code, const char *reason,
 		str s;
 		bool is_to;
 	};
-	std::vector<line> lines;
-	lines.reserve(msg->vias.size() + 4);
+	// reused per thread: no allocation per reply once warmed up
+	thread_local std::vector<line> lines;
+	lines.clear();
 	for (const str &v : msg->vias)
 		lines.push_back({v, false});
 	for (const str *h : {&msg->from_line, &msg->to_line, &msg->callid_line,
@@ -477,9 +481,12 @@ int sip_build_reply(const sip_msg *msg, int code, const char *reason,
 	std::stable_sort(lines.begin(), lines.end(),
 	                 [](const line &a, const line &b) { return a.s.s < b.s.s; });
 
-	std::string tag;
-	if (msg->to_line.s && msg->to_tag.len == 0)
-		tag = make_tag();
+	char tag_buf[kTagLen];
+	std::string_view tag;
+	if (msg->to_line.s && msg->to_tag.len == 0) {
+		make_tag(tag_buf);
+		tag = std::string_view(tag_buf, kTagLen);
+	}
 
 	size_t need = 32 + (size_t)reason_len + server.size() + tag.size();
 	for (const line &l : lines)

@@ -310,6 +310,39 @@ std::string mask_tag(const std::string &reply, std::string *tag_out)
 	return r;
 }
 
+// More Via headers than the message keeps inline (8): all kept, in order,
+// and every one copied into the reply.
+void test_many_vias(void **)
+{
+	std::string text = "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\n";
+	for (int i = 0; i < 20; i++)
+		text += "Via: SIP/2.0/UDP 10.0.0." + std::to_string(i) +
+		        ";branch=z9hG4bK-" + std::to_string(i) + "\r\n";
+	text += "From: <sip:b@x>;tag=1\r\nTo: <sip:a@x>\r\nCall-ID: c\r\n"
+	        "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	parsed p(text);
+	assert_int_equal(p.rc, 0);
+	assert_int_equal(p.msg.vias.size(), 20);
+	int i = 0;
+	for (const str &v : p.msg.vias) {
+		std::string want = "Via: SIP/2.0/UDP 10.0.0." + std::to_string(i) +
+		                   ";branch=z9hG4bK-" + std::to_string(i);
+		assert_string_equal(S(v).c_str(), want.c_str());
+		assert_string_equal(S(p.msg.vias[(size_t)i]).c_str(), want.c_str());
+		i++;
+	}
+	std::string out;
+	assert_int_equal(shim::sip_build_reply(&p.msg, 200, "OK", 2, "s", out), 0);
+	size_t pos = 0;
+	for (int k = 0; k < 20; k++) {
+		std::string want = "\r\nVia: SIP/2.0/UDP 10.0.0." + std::to_string(k) +
+		                   ";branch=z9hG4bK-" + std::to_string(k) + "\r\n";
+		size_t at = out.find(want, pos);
+		assert_true(at != std::string::npos);
+		pos = at + 1;
+	}
+}
+
 void test_reply_layout(void **)
 {
 	parsed p(k_options);
@@ -439,6 +472,7 @@ int main()
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_garbage_headers),
 	    cmocka_unit_test(test_fuzz),
+	    cmocka_unit_test(test_many_vias),
 	    cmocka_unit_test(test_reply_layout),
 	    cmocka_unit_test(test_reply_multi_via_and_existing_tag),
 	    cmocka_unit_test(test_server_header),
