@@ -37,9 +37,12 @@ EV_CFLAGS := $(shell pkg-config --cflags libev 2>/dev/null)
 EV_LIBS := $(shell pkg-config --libs libev 2>/dev/null || echo -lev)
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+# httpd: libmicrohttpd (and GnuTLS, to check certificates at startup)
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd gnutls 2>/dev/null)
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd gnutls 2>/dev/null || echo -lmicrohttpd -lgnutls)
 
 WARN := -Wall -Wextra -Werror $(SANWARN)
-CPPFLAGS += -Iinclude -Icore_shim $(JANSSON_CFLAGS) $(EV_CFLAGS) -D_GNU_SOURCE
+CPPFLAGS += -Iinclude -Icore_shim $(JANSSON_CFLAGS) $(EV_CFLAGS) $(MHD_CFLAGS) -D_GNU_SOURCE
 CXXFLAGS += -std=c++20 $(OPT) -g -fPIC $(WARN) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread
 LIBS := $(EV_LIBS) $(JANSSON_LIBS) -ldl
@@ -92,10 +95,13 @@ $(LIBSHIM): $(HOST_OBJS)
 $(BIN): $(MAIN_OBJ) $(LIBSHIM)
 	$(CXX) $(LDFLAGS) -rdynamic -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIBSHIM) -Wl,--no-whole-archive $(LIBS)
 
+# Libraries a module links beyond libev and jansson: MODLIBS_<module>.
+MODLIBS_httpd := $(MHD_LIBS)
+
 define module_rule
 $(BUILD)/modules/$(1).so: $(patsubst %.cc,$(BUILD)/obj/%.o,$(wildcard modules/$(1)/*.cc))
 	@mkdir -p $$(dir $$@)
-	$(CXX) $(LDFLAGS) -shared -o $$@ $$^ $(EV_LIBS) $(JANSSON_LIBS)
+	$(CXX) $(LDFLAGS) -shared -o $$@ $$^ $(EV_LIBS) $(JANSSON_LIBS) $(MODLIBS_$(1))
 endef
 $(foreach m,$(MODULE_NAMES),$(eval $(call module_rule,$(m))))
 
@@ -110,10 +116,11 @@ $(foreach m,$(TESTMOD_NAMES),$(eval $(call testmod_rule,$(m))))
 # objects; every unit test links the whole host library, exported
 # (-rdynamic) so the modules a test dlopens resolve the host API.
 unit_mod = $(if $(filter modules/%,$(1)),$(patsubst %.cc,$(BUILD)/obj/%.o,$(wildcard modules/$(word 2,$(subst /, ,$(1)))/*.cc)))
+unit_modlibs = $(if $(filter modules/%,$(1)),$(MODLIBS_$(word 2,$(subst /, ,$(1)))))
 .SECONDEXPANSION:
 $(BUILD)/unit/%: test/unit/%.cc $(LIBSHIM) $$(call unit_mod,$$*)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CXXFLAGS) -DMOD_NAME='"unit"' -MMD -MP -MF $@.d -rdynamic -o $@ $< $(call unit_mod,$*) -Wl,--whole-archive $(LIBSHIM) -Wl,--no-whole-archive $(CMOCKA_LIBS) $(LIBS) $(LDFLAGS)
+	$(CXX) $(CPPFLAGS) $(CMOCKA_CFLAGS) $(CXXFLAGS) -DMOD_NAME='"unit"' -MMD -MP -MF $@.d -rdynamic -o $@ $< $(call unit_mod,$*) -Wl,--whole-archive $(LIBSHIM) -Wl,--no-whole-archive $(CMOCKA_LIBS) $(call unit_modlibs,$*) $(LIBS) $(LDFLAGS)
 
 unit: all $(UNIT_BINS)
 	@BUILD=$(BUILD) sh test/run-unit.sh $(UNIT_BINS)
@@ -160,14 +167,14 @@ FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_CXX ?= clang++
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CPPFLAGS := -Iinclude -Icore_shim -I. $(JANSSON_CFLAGS) $(EV_CFLAGS) -D_GNU_SOURCE
+FUZZ_CPPFLAGS := -Iinclude -Icore_shim -I. $(JANSSON_CFLAGS) $(EV_CFLAGS) $(MHD_CFLAGS) -D_GNU_SOURCE
 FUZZ_CXXFLAGS := -std=c++20 -O1 -g -pthread $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wall -Wextra
 FUZZ_SRCS := $(sort $(wildcard test/fuzz/fuzz_*.cc))
 FUZZ_TARGETS := $(FUZZ_SRCS:test/fuzz/fuzz_%.cc=%)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_HOST_SRCS := $(HOST_SRCS)
 FUZZ_HOST_OBJS := $(FUZZ_HOST_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)
-FUZZ_MOD_SRCS := modules/mi_fifo/fifo_framing.cc modules/httpd/http_parser.cc
+FUZZ_MOD_SRCS := modules/mi_fifo/fifo_framing.cc modules/httpd/server.cc
 FUZZ_MOD_OBJS := $(FUZZ_MOD_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB := $(FUZZ_BUILD)/libshim.a
 
@@ -189,7 +196,7 @@ $(FUZZ_LIB): $(FUZZ_HOST_OBJS) $(FUZZ_MOD_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/test/fuzz/fuzz_%.o $(FUZZ_LIB)
-	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -pthread -o $@ $< $(FUZZ_LIB) $(LIBS)
+	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -pthread -o $@ $< $(FUZZ_LIB) $(LIBS) $(MHD_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -211,5 +218,5 @@ fuzz-clean:
 FUZZ_DRIVER_MODS := $(FUZZ_MOD_SRCS:%.cc=$(BUILD)/obj/%.o)
 $(BUILD)/unit/fuzz/test_regressions: test/unit/fuzz/test_regressions.cc $(FUZZ_SRCS) test/fuzz/fuzz.h $(LIBSHIM) $(FUZZ_DRIVER_MODS)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) -I. $(CMOCKA_CFLAGS) $(CXXFLAGS) -DSHIM_FUZZ_DRIVER -DMOD_NAME='"unit"' -rdynamic -o $@ test/unit/fuzz/test_regressions.cc $(FUZZ_SRCS) $(FUZZ_DRIVER_MODS) -Wl,--whole-archive $(LIBSHIM) -Wl,--no-whole-archive $(CMOCKA_LIBS) $(LIBS) $(LDFLAGS)
+	$(CXX) $(CPPFLAGS) -I. $(CMOCKA_CFLAGS) $(CXXFLAGS) -DSHIM_FUZZ_DRIVER -DMOD_NAME='"unit"' -rdynamic -o $@ test/unit/fuzz/test_regressions.cc $(FUZZ_SRCS) $(FUZZ_DRIVER_MODS) -Wl,--whole-archive $(LIBSHIM) -Wl,--no-whole-archive $(CMOCKA_LIBS) $(MHD_LIBS) $(LIBS) $(LDFLAGS)
 .PRECIOUS: $(FUZZ_SRCS:%.cc=$(FUZZ_BUILD)/obj/%.o)

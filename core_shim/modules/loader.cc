@@ -34,6 +34,10 @@ std::vector<char *> g_param_copies;
 const char *const core_set[] = {"status_report", "core_events",
                                 "event_profiling"};
 
+// "file:line" of the modparam that last set each (module, parameter), for
+// modules that check their settings in init_f (shim_modparam_where).
+std::map<std::string, std::string> g_param_where;
+
 std::string where(const std::string &file, int line)
 {
 	if (file.empty()) return "";
@@ -261,6 +265,7 @@ int module_set_param(const std::string &mod_regex, const std::string &param,
 				      "' not found in module '" + m->name + "'";
 			return -1;
 		}
+		g_param_where[m->name + '\0' + param] = file.empty() ? "" : file + ":" + std::to_string(line);
 		if (hit->type & USE_FUNC_PARAM) {
 			auto f = (param_func_t)hit->param_pointer;
 			void *v = (void *)ival;
@@ -422,3 +427,13 @@ const cmd_export_t *module_find_cmd(const std::string &name,
 }
 
 } // namespace shim
+
+extern "C" const char *shim_modparam_where(const char *module, const char *param)
+{
+	if (!module || !param)
+		return nullptr;
+	auto it = shim::g_param_where.find(std::string(module) + '\0' + param);
+	if (it == shim::g_param_where.end() || it->second.empty())
+		return nullptr;
+	return it->second.c_str();
+}

@@ -57,6 +57,11 @@ typedef void (*shim_timer_f)(unsigned int ticks, void *param);
 int register_timer(const char *label, shim_timer_f f, void *param,
                    unsigned int interval);
 
+/* ---- configuration ---- */
+/* "file:line" of the cfg's modparam that last set `param` of `module`, or
+ * NULL when the cfg did not set it: for errors found in init_f. */
+const char *shim_modparam_where(const char *module, const char *param);
+
 /* ---- identity ---- */
 /* "opensips-shim (0.1.0 (x86_64/linux))" */
 const char *shim_server_version(void);

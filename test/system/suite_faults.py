@@ -783,14 +783,23 @@ def test_mi(runner):
                       "HTTP blocked by a half request: %s %r" % (st, b))
                 check(time.monotonic() - t0 < 0.5, "served after %.2fs"
                       % (time.monotonic() - t0))
+                # closed once request_timeout has passed, without a reply
+                # (libmicrohttpd cannot answer a request it is still reading)
                 s.settimeout(4)
-                st, _, _ = read_http(s)
-                check(st == 408, "half HTTP body answered %d, want 408" % st)
+                t1 = time.monotonic()
+                try:
+                    rest = s.recv(4096)
+                except ConnectionResetError:
+                    rest = b""
+                check(rest == b"", "half HTTP body answered %r" % rest[:80])
+                check(time.monotonic() - t1 < 2.5, "half HTTP body kept %.2fs"
+                      % (time.monotonic() - t1))
             finally:
                 s.close()
             h.serving("after half requests")
         runner.run(name0 + " half a request over FIFO, datagram, HTTP "
-                   "(408): discarded, others served", half_requests)
+                   "(closed at request_timeout): discarded, others served",
+                   half_requests)
 
         def one_mb():
             need()

@@ -578,19 +578,34 @@ def test_bad_http(runner):
                          b"application/json\r\nContent-Length: 70000\r\n\r\n{")
         check(r.status == 413, r)
 
-    @case("slowloris partial request -> 408 within the timeout")
+    @case("slowloris partial request: closed within request_timeout")
     def _(h):
+        # libmicrohttpd cannot answer a request whose head never completes;
+        # the reference (MHD too) keeps a trickling client forever, we close
+        # it once request_timeout (1 s here) has passed since its request
+        # line, without a reply.
         s = connect(h.http_port, 5)
         try:
             t0 = time.monotonic()
             s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
-            time.sleep(0.3)
-            s.sendall(b"X-Slow: 1\r\n")
-            r, _ = read_response(s)
+            for _ in range(4):
+                time.sleep(0.3)
+                try:
+                    s.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    break
+            data = b""
+            while True:
+                try:
+                    d = s.recv(4096)
+                except ConnectionResetError:
+                    d = b""
+                if not d:
+                    break
+                data += d
             dt = time.monotonic() - t0
-            check(r.status == 408 and r.header("Connection") == "close", r)
-            check(0.8 <= dt <= 2.5, "408 after %.2fs (timeout 1 s)" % dt)
-            check(s.recv(100) == b"", "connection not closed")
+            check(data == b"", "a reply to an incomplete request: %r" % data)
+            check(0.9 <= dt <= 2.5, "closed after %.2fs (timeout 1 s)" % dt)
         finally:
             s.close()
 
@@ -609,19 +624,33 @@ def test_bad_http(runner):
         r = post_mi(h.http_port, "")
         check(r.status == 400, r)
 
-    @case("garbage, chunked, HTTP/2 preface")
+    @case("garbage, chunked, HTTP/2 preface (as the reference)")
     def _(h):
-        r = raw_exchange(h.http_port, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc"
-                         b"\x03\x03garbage\r\n\r\n")
-        check(r.status == 400, r)
-        r = raw_exchange(h.http_port, b"POST /mi HTTP/1.1\r\nTransfer-Encoding:"
-                         b" chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
-        check(r.status in (411, 501), r)
+        s = connect(h.http_port)
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n")
+        check(s.recv(100) == b"", "garbage is closed without a reply")
+        s.close()
+        req = b'{"jsonrpc":"2.0","method":"version","id":7}'
+        r = raw_exchange(h.http_port, b"POST /mi HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\nConnection: close\r\n"
+                         b"\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(req), req))
+        check(r.status == 200 and '"Server"' in r.body and '"id":7' in r.body, r)
         r = raw_exchange(h.http_port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-        check(r.status in (400, 505), r)
+        check(r.status == 505, r)
         s = connect(h.http_port)
         s.sendall(b"\x00" * 100)
         s.close()
+
+    @case("chunked body over the limit -> 413")
+    def _(h):
+        chunk = b"a" * 8000
+        data = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(10))
+        r = raw_exchange(h.http_port, b"POST /mi HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n" + data +
+                         b"0\r\n\r\n")
+        check(r.status == 413, r)
 
     @case("keep-alive and pipelining")
     def _(h):
