@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks: the same steps against our host and the
+reference OpenSIPS, in one run, alternating hosts (bench/README.md).
+
+    python3 bench/sbs.py [--steps http,tls] [--duration S] [--rounds N]
+
+Hosts: `shim` (build/opensips-shim with bench/shim.cfg) and, when it can be
+found, `opensips` (the reference built from ../shared/oracle/ into
+$BENCH_REF, default /opt/opensips-ref; built on first use unless
+BENCH_NO_BUILD_REF=1) with bench/opensips-ref.cfg: the same endpoints.
+Each step runs `rounds` times per host, hosts alternating (A B B A ...),
+and the median is printed with our ratio to each peer. Only figures from
+this run are printed; nothing is asserted.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BUILD", "build")
+if not os.path.isabs(BUILD):
+    BUILD = os.path.join(ROOT, BUILD)
+REF = os.environ.get("BENCH_REF", "/opt/opensips-ref")
+ORACLE = os.path.join(os.path.dirname(ROOT), "shared", "oracle", "build.sh")
+MI_REQ = '{"jsonrpc":"2.0","method":"sr_get_status","params":["core"],"id":1}'
+
+
+def log(msg):
+    print("sbs: " + msg, file=sys.stderr, flush=True)
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    while True:
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        # the same number must be free for both kinds (SIP/MI are UDP)
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        t = socket.socket(socket.AF_INET, other)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+
+
+def mi_datagram(port, text, timeout=0.3):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(text.encode(), ("127.0.0.1", port))
+        return s.recv(65535).decode()
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+def tree_pids(pid):
+    """pid and every descendant (the reference forks its processes)."""
+    out = [pid]
+    try:
+        kids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
+                              capture_output=True, text=True).stdout.split()
+    except OSError:
+        kids = []
+    for k in kids:
+        out += tree_pids(int(k))
+    return out
+
+
+def mem_kb(pid):
+    """(RSS, PSS) of the whole process tree, kB."""
+    rss = pss = 0
+    for p in tree_pids(pid):
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for ln in f:
+                    if ln.startswith("Rss:"):
+                        rss += int(ln.split()[1])
+                    elif ln.startswith("Pss:"):
+                        pss += int(ln.split()[1])
+        except OSError:
+            pass
+    return rss, pss
+
+
+class Host:
+    def __init__(self, name, argv_fn, cfg_template, mpath, tmp):
+        self.name = name
+        self.argv_fn = argv_fn
+        self.cfg_template = cfg_template
+        self.mpath = mpath
+        self.tmp = tmp
+        self.proc = None
+
+    def start(self, httpd_params=""):
+        self.run_dir = tempfile.mkdtemp(prefix=self.name + "-", dir=self.tmp)
+        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.mi_port = free_port(socket.SOCK_DGRAM)
+        self.http_port = free_port()
+        with open(self.cfg_template) as f:
+            text = f.read()
+        for k, v in (("@SIP_PORT@", self.sip_port), ("@MI_PORT@", self.mi_port),
+                     ("@HTTP_PORT@", self.http_port), ("@MPATH@", self.mpath),
+                     ("@RUN_DIR@", self.run_dir), ("@HTTPD_PARAMS@", httpd_params)):
+            text = text.replace(k, str(v))
+        cfg = os.path.join(self.run_dir, "bench.cfg")
+        with open(cfg, "w") as f:
+            f.write(text)
+        self.log_path = os.path.join(self.run_dir, "host.log")
+        self.out = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv_fn(cfg, self.run_dir), stdout=self.out,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.run_dir)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited during startup:\n%s" % (self.name, self.tail()))
+            r = mi_datagram(self.mi_port, MI_REQ)
+            if r and '"Status":1' in r:
+                time.sleep(0.5)
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("%s not ready:\n%s" % (self.name, self.tail()))
+
+    def tail(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-20:])
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if not self.proc:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                for p in tree_pids(self.proc.pid):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+                self.proc.wait(5)
+        self.out.close()
+        self.proc = None
+
+
+def make_hosts(tmp):
+    hosts = []
+    shim = os.path.join(BUILD, "opensips-shim")
+    if not os.access(shim, os.X_OK):
+        sys.exit("sbs: %s is not built (make)" % shim)
+    hosts.append(Host("shim", lambda cfg, rd: [shim, "-F", "-f", cfg, "-w", rd,
+                                               "-m", "64", "-M", "8"],
+                      os.path.join(ROOT, "bench", "shim.cfg"),
+                      os.path.join(BUILD, "modules") + "/", tmp))
+    ref_bin = os.path.join(REF, "sbin", "opensips")
+    if not os.access(ref_bin, os.X_OK) and os.environ.get("BENCH_NO_BUILD_REF") != "1" \
+            and os.path.exists(ORACLE):
+        log("building the reference into %s (first use; a few minutes)" % REF)
+        rc = subprocess.run(["sh", ORACLE, REF], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT).returncode
+        if rc != 0:
+            log("reference build failed (exit %d)" % rc)
+    if os.access(ref_bin, os.X_OK):
+        hosts.append(Host("opensips", lambda cfg, rd: [ref_bin, "-F", "-f", cfg, "-w", rd,
+                                                       "-m", "64", "-M", "8"],
+                          os.path.join(ROOT, "bench", "opensips-ref.cfg"),
+                          os.path.join(REF, "lib64", "opensips", "modules") + "/", tmp))
+    else:
+        log("no reference OpenSIPS at %s: our figures only, no ratios" % REF)
+    return hosts
+
+
+# ---------------------------------------------------------------- tools
+
+def tool(name):
+    path = shutil.which(name)
+    if not path:
+        raise RuntimeError("%s not installed (tools/install-deps.sh)" % name)
+    return path
+
+
+def run_wrk(url, dur, conns, tmp):
+    lua = os.path.join(tmp, "post.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n' % MI_REQ)
+    p = subprocess.run([tool("wrk"), "-t1", "-c%d" % conns, "-d%ds" % dur,
+                        "-s", lua, url], capture_output=True, text=True,
+                       timeout=dur + 30)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", p.stdout)
+    errs = 0
+    for pat in (r"Non-2xx or 3xx responses:\s+(\d+)",
+                r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"):
+        mm = re.search(pat, p.stdout)
+        if mm:
+            errs += sum(int(x) for x in mm.groups())
+    return (float(m.group(1)) if m else 0.0), errs
+
+
+def run_ab(url, dur, conns, keepalive, tmp):
+    body = os.path.join(tmp, "body.json")
+    with open(body, "w") as f:
+        f.write(MI_REQ)
+    argv = [tool("ab"), "-q", "-c", str(conns), "-t", str(dur), "-n", "10000000",
+            "-s", "5", "-p", body, "-T", "application/json"]
+    if keepalive:
+        argv.append("-k")
+    p = subprocess.run(argv + [url], capture_output=True, text=True, timeout=dur + 60)
+    m = re.search(r"Requests per second:\s+([\d.]+)", p.stdout)
+    errs = 0
+    for pat in (r"Failed requests:\s+(\d+)", r"Non-2xx responses:\s+(\d+)"):
+        mm = re.search(pat, p.stdout)
+        if mm:
+            errs += int(mm.group(1))
+    return (float(m.group(1)) if m else 0.0), errs
+
+
+def make_cert(tmp):
+    d = os.path.join(tmp, "tls")
+    os.makedirs(d, exist_ok=True)
+    subprocess.run([tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", d + "/key.pem",
+                    "-out", d + "/cert.pem"], check=True, capture_output=True)
+    return ('modparam("httpd", "tls_cert_file", "%s/cert.pem")\n'
+            'modparam("httpd", "tls_key_file", "%s/key.pem")\n' % (d, d))
+
+
+# ---------------------------------------------------------------- steps
+# A group starts every host once with the same httpd params and runs its
+# steps; a step returns (figure, errors) for one host.
+
+def http_groups(args, tmp):
+    d = args.duration
+
+    def url(h, scheme="http"):
+        return "%s://127.0.0.1:%d/mi" % (scheme, h.http_port)
+
+    plain = ("http", "", [
+        ("MI over HTTP, keep-alive (wrk, 8 conns), req/s",
+         lambda h: run_wrk(url(h), d, 8, tmp)),
+        ("MI over HTTP, new connections (ab -c 8), req/s",
+         lambda h: run_ab(url(h), d, 8, False, tmp)),
+        ("MI over HTTP, HTTP/1.0 keep-alive (ab -k -c 8), req/s",
+         lambda h: run_ab(url(h), d, 8, True, tmp)),
+    ])
+    tls = ("tls", make_cert(tmp), [
+        ("MI over HTTPS, keep-alive (wrk, 8 conns), req/s",
+         lambda h: run_wrk(url(h, "https"), d, 8, tmp)),
+        ("MI over HTTPS, new handshakes (ab -c 8), req/s",
+         lambda h: run_ab(url(h, "https"), d, 8, False, tmp)),
+    ])
+    return [plain, tls]
+
+
+GROUPS = {"http": http_groups}
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    return ln.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def fmt(v):
+    return "%.0f" % v if v >= 100 else "%.2f" % v
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--groups", default=",".join(GROUPS))
+    ap.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_STEP_SECONDS", "4")))
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "2")))
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="shim-sbs-")
+    results = []  # (label, {host: (median, errs)}, target)
+    hosts = []
+    try:
+        hosts = make_hosts(tmp)
+        names = [h.name for h in hosts]
+        log("%s; hosts: %s; %d s a step, %d rounds, alternating" %
+            (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), ", ".join(names),
+             args.duration, args.rounds))
+        for g in args.groups.split(","):
+            for gname, params, steps in GROUPS[g](args, tmp):
+                for h in hosts:
+                    h.start(params)
+                try:
+                    for label, fn in steps:
+                        got = {h.name: [] for h in hosts}
+                        errs = {h.name: 0 for h in hosts}
+                        for r in range(args.rounds):
+                            order = hosts if r % 2 == 0 else list(reversed(hosts))
+                            for h in order:
+                                v, e = fn(h)
+                                if not h.alive():
+                                    raise RuntimeError("%s died during '%s':\n%s"
+                                                       % (h.name, label, h.tail()))
+                                got[h.name].append(v)
+                                errs[h.name] += e
+                        med = {n: (statistics.median(got[n]), errs[n]) for n in got}
+                        results.append((label, med))
+                        log("%-55s %s" % (label, "  ".join(
+                            "%s %s%s" % (n, fmt(v), " (%d errors)" % e if e else "")
+                            for n, (v, e) in med.items())))
+                finally:
+                    for h in hosts:
+                        h.stop()
+    finally:
+        for h in hosts:
+            h.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    peers = [h.name for h in hosts if h.name != "shim"]
+    print()
+    print("Side by side, %s, %s, %d cores; medians of %d rounds of %d s"
+          % (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), cpu_model(),
+             os.cpu_count(), args.rounds, args.duration))
+    head = "| step | shim |" + "".join(" %s | shim/%s |" % (p, p) for p in peers)
+    print(head)
+    print("|" + "---|" * (2 + 2 * len(peers)))
+    for label, med in results:
+        v, e = med["shim"]
+        row = "| %s | %s%s |" % (label, fmt(v), " (%d err)" % e if e else "")
+        for p in peers:
+            pv, pe = med.get(p, (0, 0))
+            ratio = "%.2fx" % (v / pv) if pv else "-"
+            row += " %s%s | %s |" % (fmt(pv), " (%d err)" % pe if pe else "", ratio)
+        print(row)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"step": l, **{n: {"value": v, "errors": e} for n, (v, e) in m.items()}}
+                       for l, m in results], f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
