@@ -100,6 +100,22 @@ def mem_kb(pid):
     return rss, pss
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """user+system CPU of the whole process tree (threads included)."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / CLK_TCK
+
+
 class Host:
     def __init__(self, name, argv_fn, cfg_template, mpath, tmp):
         self.name = name
@@ -317,21 +333,29 @@ def main():
                 try:
                     for label, fn in steps:
                         got = {h.name: [] for h in hosts}
+                        cpu = {h.name: [] for h in hosts}
                         errs = {h.name: 0 for h in hosts}
                         for r in range(args.rounds):
                             order = hosts if r % 2 == 0 else list(reversed(hosts))
                             for h in order:
+                                c0, t0 = cpu_seconds(h.proc.pid), time.monotonic()
                                 v, e = fn(h)
+                                c1, t1 = cpu_seconds(h.proc.pid), time.monotonic()
+                                # host CPU per request, microseconds
+                                n = v * (t1 - t0)
+                                cpu[h.name].append(1e6 * (c1 - c0) / n if n > 0 else 0)
                                 if not h.alive():
                                     raise RuntimeError("%s died during '%s':\n%s"
                                                        % (h.name, label, h.tail()))
                                 got[h.name].append(v)
                                 errs[h.name] += e
-                        med = {n: (statistics.median(got[n]), errs[n]) for n in got}
+                        med = {n: (statistics.median(got[n]), errs[n],
+                                   statistics.median(cpu[n])) for n in got}
                         results.append((label, med))
                         log("%-55s %s" % (label, "  ".join(
-                            "%s %s%s" % (n, fmt(v), " (%d errors)" % e if e else "")
-                            for n, (v, e) in med.items())))
+                            "%s %s%s cpu %.1fus/req" % (n, fmt(v), " (%d errors)" % e
+                                                       if e else "", c)
+                            for n, (v, e, c) in med.items())))
                 finally:
                     for h in hosts:
                         h.stop()
@@ -345,20 +369,24 @@ def main():
     print("Side by side, %s, %s, %d cores; medians of %d rounds of %d s"
           % (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), cpu_model(),
              os.cpu_count(), args.rounds, args.duration))
-    head = "| step | shim |" + "".join(" %s | shim/%s |" % (p, p) for p in peers)
+    print("(cpu: the host's own CPU time per request, all threads and processes)")
+    head = "| step | shim | cpu us/req |" + "".join(
+        " %s | cpu us/req | shim/%s |" % (p, p) for p in peers)
     print(head)
-    print("|" + "---|" * (2 + 2 * len(peers)))
+    print("|" + "---|" * (3 + 3 * len(peers)))
     for label, med in results:
-        v, e = med["shim"]
-        row = "| %s | %s%s |" % (label, fmt(v), " (%d err)" % e if e else "")
+        v, e, c = med["shim"]
+        row = "| %s | %s%s | %.1f |" % (label, fmt(v), " (%d err)" % e if e else "", c)
         for p in peers:
-            pv, pe = med.get(p, (0, 0))
+            pv, pe, pc = med.get(p, (0, 0, 0))
             ratio = "%.2fx" % (v / pv) if pv else "-"
-            row += " %s%s | %s |" % (fmt(pv), " (%d err)" % pe if pe else "", ratio)
+            row += " %s%s | %.1f | %s |" % (fmt(pv), " (%d err)" % pe if pe else "",
+                                            pc, ratio)
         print(row)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump([{"step": l, **{n: {"value": v, "errors": e} for n, (v, e) in m.items()}}
+            json.dump([{"step": l, **{n: {"value": v, "errors": e, "cpu_us": c}
+                                      for n, (v, e, c) in m.items()}}
                        for l, m in results], f, indent=1)
 
 

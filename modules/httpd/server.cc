@@ -120,6 +120,8 @@ bool server::start(const config &cfg, int listen_fd,
 	cfg_ = cfg;
 	roots_ = roots;
 	bool tls = !cfg_.tls_cert.empty() && !cfg_.tls_key.empty();
+	// No MHD_USE_TURBO: its optimistic reads break TLS handshakes of new
+	// connections (ab over https: thousands of failures in bench/sbs.py).
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (tls)
 		flags |= MHD_USE_TLS;
@@ -260,8 +262,6 @@ void server::on_connection(struct MHD_Connection *c, void **socket_ctx, int star
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	cs->fd = ci ? ci->connect_fd : -1;
 	cs->last_done = now_s();
-	int one = 1;
-	setsockopt(cs->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	// idle connections sit at the front, least recently used first
 	cs->pos = conns_.insert(conns_.end(), cs);
 	*socket_ctx = cs;
