@@ -33,7 +33,10 @@
 #include "proc/roster.h"
 #include "proc/threads.h"
 #include "profiling/prof_core.h"
+#include "net/resolve.h"
+#include "sip/sip_stats.h"
 #include "sip/tcp_receiver.h"
+#include "stats/stats.h"
 #include "sip/udp_receiver.h"
 
 using namespace shim;
@@ -229,6 +232,13 @@ int main(int argc, char **argv)
 
 	pools_configure((size_t)o.shm_mb << 20, (size_t)o.pkg_mb << 20);
 	mi_register_core_commands();
+	// statistics: the host's groups first, in the reference's order; the
+	// modules' come with their init, the threads' as they are added
+	if (stats_mi_register() < 0 || mem_stats_register() < 0 || sip_stats_register() < 0 ||
+	    dns_stats_register() < 0 || proc_stats_start_sampler() < 0) {
+		fprintf(stderr, "ERROR: cannot register the host statistics\n");
+		return 1;
+	}
 	if (evi_init() < 0) {
 		fprintf(stderr, "ERROR: cannot initialise the Event Interface\n");
 		return 1;
@@ -298,6 +308,7 @@ int main(int argc, char **argv)
 		LM_CRIT("cannot start the EVI sender thread");
 	if (prof_start_sender_thread() < 0)
 		LM_CRIT("cannot start the profiling sender thread");
+	proc_stats_register_globals();
 	int rc = 0;
 	if (threads_wait_ready() < 0) {
 		LM_CRIT("a thread failed to start, shutting down");

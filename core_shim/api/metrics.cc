@@ -89,7 +89,7 @@ extern "C" void shim_collect_samples(shim_sample_f visit, void *param)
 	using namespace shim;
 	if (!visit)
 		return;
-	sip_collect_samples(visit, param);
+
 	collect_mi(visit, param);
 	collect_evi(visit, param);
 	std::vector<sample_collector> extra;

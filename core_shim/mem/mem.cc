@@ -31,9 +31,31 @@
 namespace shim {
 namespace {
 std::atomic<size_t> g_shm_used{0};
+std::atomic<size_t> g_shm_max{0};     // peak of g_shm_used
+std::atomic<size_t> g_shm_blocks{0};  // live shm blocks
 size_t g_shm_size = 32u << 20;
 size_t g_pkg_size = 4u << 20;
-thread_local size_t t_pkg_used = 0;
+// The calling thread's pkg account: its roster entry's once bound
+// (pools_bind_pkg_account), else a thread-local one. Only the owner
+// writes it (relaxed load + store); statistics read it from elsewhere.
+thread_local pkg_account t_own_acct;
+thread_local pkg_account *t_acct = nullptr;
+inline pkg_account &acct() { return t_acct ? *t_acct : t_own_acct; }
+inline void acct_add(std::atomic<size_t> &a, size_t n)
+{
+	a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+inline void acct_sub(std::atomic<size_t> &a, size_t n)
+{
+	size_t v = a.load(std::memory_order_relaxed);
+	a.store(v >= n ? v - n : 0, std::memory_order_relaxed);
+}
+inline void acct_peak(pkg_account &a)
+{
+	size_t u = a.used.load(std::memory_order_relaxed);
+	if (u > a.max_used.load(std::memory_order_relaxed))
+		a.max_used.store(u, std::memory_order_relaxed);
+}
 
 constexpr size_t kHeader = 16;
 
@@ -100,7 +122,7 @@ __attribute__((noinline)) void pkg_threshold_check_slow(int threshold)
 {
 	if (t_pkg_pending || !g_pkg_size)
 		return;
-	size_t used = t_pkg_used, size = g_pkg_size;
+	size_t used = acct().used.load(std::memory_order_relaxed), size = g_pkg_size;
 	int perc = (int)(used * 100 / size);
 	if (!threshold_crossed(perc, threshold, t_pkg_last))
 		return;
@@ -126,6 +148,10 @@ bool shm_reserve(size_t size)
 			return false;
 	} while (!g_shm_used.compare_exchange_weak(cur, cur + size,
 	                                           std::memory_order_relaxed));
+	size_t now = cur + size, peak = g_shm_max.load(std::memory_order_relaxed);
+	while (now > peak &&
+	       !g_shm_max.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+	}
 	return true;
 }
 } // namespace
@@ -167,6 +193,12 @@ int pools_start_trim_timer(unsigned int interval)
 	return register_timer("malloc trim", trim_timer, nullptr, interval);
 }
 
+void pools_bind_pkg_account(pkg_account *a) { t_acct = a; }
+
+size_t shm_max_used() { return g_shm_max.load(std::memory_order_relaxed); }
+size_t shm_blocks() { return g_shm_blocks.load(std::memory_order_relaxed); }
+size_t pool_header_bytes() { return kHeader; }
+
 void pools_reset_threshold_state()
 {
 	g_shm_last.store(0);
@@ -184,10 +216,12 @@ void *shm_malloc(size_t size)
 	if (!shm_reserve(size))
 		return nullptr;
 	void *p = block_alloc(size);
-	if (!p)
+	if (!p) {
 		g_shm_used.fetch_sub(size, std::memory_order_relaxed);
-	else
+	} else {
+		g_shm_blocks.fetch_add(1, std::memory_order_relaxed);
 		shm_threshold_check();
+	}
 	return p;
 }
 
@@ -196,6 +230,7 @@ void shm_free(void *p)
 	if (!p)
 		return;
 	g_shm_used.fetch_sub(block_size(p), std::memory_order_relaxed);
+	g_shm_blocks.fetch_sub(1, std::memory_order_relaxed);
 	free(block_base(p));
 	shm_threshold_check();
 }
@@ -222,11 +257,14 @@ void *shm_realloc(void *p, size_t size)
 
 void *pkg_malloc(size_t size)
 {
-	if (t_pkg_used + size > g_pkg_size)
+	pkg_account &a = acct();
+	if (a.used.load(std::memory_order_relaxed) + size > g_pkg_size)
 		return nullptr;
 	void *p = block_alloc(size);
 	if (p) {
-		t_pkg_used += size;
+		acct_add(a.used, size);
+		acct_add(a.blocks, 1);
+		acct_peak(a);
 		pkg_threshold_check();
 	}
 	return p;
@@ -236,8 +274,9 @@ void pkg_free(void *p)
 {
 	if (!p)
 		return;
-	size_t s = block_size(p);
-	t_pkg_used = t_pkg_used >= s ? t_pkg_used - s : 0;
+	pkg_account &a = acct();
+	acct_sub(a.used, block_size(p));
+	acct_sub(a.blocks, 1);
 	free(block_base(p));
 	pkg_threshold_check();
 }
@@ -247,12 +286,15 @@ void *pkg_realloc(void *p, size_t size)
 	if (!p)
 		return pkg_malloc(size);
 	size_t old = block_size(p);
-	if (size > old && t_pkg_used + (size - old) > g_pkg_size)
+	pkg_account &a = acct();
+	if (size > old && a.used.load(std::memory_order_relaxed) + (size - old) > g_pkg_size)
 		return nullptr;
 	void *np = realloc(block_base(p), size + kHeader);
 	if (!np)
 		return nullptr;
-	t_pkg_used = t_pkg_used - old + size;
+	acct_sub(a.used, old);
+	acct_add(a.used, size);
+	acct_peak(a);
 	*(size_t *)np = size;
 	pkg_threshold_check();
 	return (char *)np + kHeader;
@@ -260,7 +302,7 @@ void *pkg_realloc(void *p, size_t size)
 
 size_t shm_used(void) { return g_shm_used.load(std::memory_order_relaxed); }
 size_t shm_size(void) { return g_shm_size; }
-size_t pkg_used(void) { return t_pkg_used; }
+size_t pkg_used(void) { return acct().used.load(std::memory_order_relaxed); }
 size_t pkg_size(void) { return g_pkg_size; }
 
 } // extern "C"

@@ -3,7 +3,26 @@
 
 #include <stddef.h>
 
+#include <atomic>
+
 namespace shim {
+
+// One thread's private (pkg) pool figures. Written only by the owning
+// thread, read by statistics (pkmem:<id>-*) from any thread.
+struct pkg_account {
+	std::atomic<size_t> used{0};
+	std::atomic<size_t> max_used{0};
+	std::atomic<size_t> blocks{0};
+};
+// The calling thread accounts its pkg allocations in `a` from now on (its
+// roster entry's, which outlives the thread).
+void pools_bind_pkg_account(pkg_account *a);
+// Shared pool peak and live block count; per-block header bytes.
+size_t shm_max_used();
+size_t shm_blocks();
+size_t pool_header_bytes();
+// shmem: statistics (OpenSIPS's names). 0 / -1.
+int mem_stats_register();
 
 // Sizes from -m / -M, before any thread starts.
 void pools_configure(size_t shm_bytes, size_t pkg_bytes);

@@ -16,6 +16,7 @@
 #include "cfg/globals.h"
 #include "opensips/dprint.h"
 #include "opensips/mi.h"
+#include "stats/stats.h"
 
 namespace shim {
 
@@ -336,6 +337,10 @@ int init_one(loaded_module *m, std::map<loaded_module *, int> &state,
 		for (auto *d : deps_of(o))
 			if (m->name == d->mod_name && (d->type & DEP_REVERSE_MINIT))
 				if (init_one(o, state, err) < 0) return -1;
+	}
+	if (m->exp->stats && stats_register_exports(m->name.c_str(), m->exp->stats) < 0) {
+		err = "statistics of module '" + m->name + "' cannot be registered";
+		return -1;
 	}
 	if (m->exp->init_f && m->exp->init_f() != 0) {
 		err = "initialisation of module '" + m->name + "' failed";

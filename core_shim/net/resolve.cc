@@ -22,11 +22,14 @@
 #include "api/hooks.h"
 #include "cfg/globals.h"
 #include "opensips/core_hooks.h"
+#include "net/resolve.h"
 #include "opensips/dprint.h"
+#include "stats/stats.h"
 
 namespace {
 
 std::atomic<int> g_test_delay_us{0};
+stat_var *g_dns_total, *g_dns_slow;
 
 long long now_us()
 {
@@ -36,6 +39,14 @@ long long now_us()
 }
 
 } // namespace
+
+int shim::dns_stats_register()
+{
+	if (register_stat("dns", "dns_total_queries", &g_dns_total, 0) < 0 ||
+	    register_stat("dns", "dns_slow_queries", &g_dns_slow, 0) < 0)
+		return -1;
+	return 0;
+}
 
 extern "C" __attribute__((visibility("default"))) void
 shim_set_resolve_delay_for_tests(int us)
@@ -55,6 +66,7 @@ extern "C" int shim_resolve_host(const char *name, char *ip_out, int ip_len)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;
 	struct addrinfo *res = nullptr;
+	update_stat(g_dns_total, 1);
 	int rc = getaddrinfo(name, nullptr, &hints, &res);
 	if (int d = g_test_delay_us.load(std::memory_order_relaxed))
 		usleep((useconds_t)d);
@@ -81,6 +93,7 @@ extern "C" int shim_resolve_host(const char *name, char *ip_out, int ip_len)
 	if (threshold > 0) {
 		long long took = now_us() - start;
 		if (took > threshold) {
+			update_stat(g_dns_slow, 1);
 			LM_WARN("threshold exceeded: dns lookup of '%s' took %lld us "
 			        "(limit %d us)\n", name, took, threshold);
 			if (auto f = shim::g_core_hooks.threshold)

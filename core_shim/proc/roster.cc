@@ -41,6 +41,7 @@ int roster_add(const std::string &type, int ptype)
 	e.busy_ns.store(0);
 	e.log_level.store(log_global_level());
 	g_count.store(id + 1, std::memory_order_release);
+	proc_stats_register(id);
 	return id;
 }
 
@@ -58,8 +59,10 @@ proc_entry *roster_self() { return t_self; }
 void roster_bind_self(int id)
 {
 	t_self = roster_get(id);
-	if (t_self)
+	if (t_self) {
 		t_self->pid.store(shim_my_pid());
+		pools_bind_pkg_account(&t_self->pkg);
+	}
 }
 
 void roster_reuse(int id)
@@ -71,6 +74,9 @@ void roster_reuse(int id)
 	e->running.store(false);
 	e->busy_ns.store(0);
 	e->loop = nullptr;
+	e->pkg.used.store(0);
+	e->pkg.max_used.store(0);
+	e->pkg.blocks.store(0);
 }
 
 void roster_add_busy(unsigned long long ns)

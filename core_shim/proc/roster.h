@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "mem/pools.h"
+
 struct ev_loop;
 
 namespace shim {
@@ -28,6 +30,8 @@ struct proc_entry {
 	// Time spent handling work (not waiting in the loop), in ns, added by
 	// the thread itself; the auto-scaler samples it once per cycle.
 	std::atomic<unsigned long long> busy_ns{0};
+	// The thread's private pool figures (pkmem: statistics).
+	pkg_account pkg;
 };
 
 // Adds an entry (any thread). Returns its id, or -1 when the table is full.
@@ -46,6 +50,17 @@ void roster_reuse(int id);
 // Adds `ns` of busy time to the calling thread's entry (no-op when the
 // thread is unmanaged).
 void roster_add_busy(unsigned long long ns);
+
+// Statistics of the threads (proc_stats.cc): load:load-proc-<id>,
+// load1m-..., load10m-... and pkmem:<id>-* per entry (the attendant, id 0,
+// has none, as OpenSIPS's attendant), registered by roster_add.
+void proc_stats_register(int id);
+// load:load, load1m, load10m (SIP workers), load-all... (every thread) and
+// processes_number. Main thread, after the startup threads were added (the
+// reference lists the per-process entries first). 0 / -1.
+int proc_stats_register_globals();
+// The 1 s load sampler on the timer thread; before the timer starts. 0 / -1.
+int proc_stats_start_sampler();
 
 } // namespace shim
 

@@ -2,9 +2,7 @@
 
 #include <time.h>
 
-#include <mutex>
-#include <string>
-#include <vector>
+#include <atomic>
 
 #include "api/hooks.h"
 #include "cfg/globals.h"
@@ -13,61 +11,76 @@
 #include "opensips/profiling.h"
 #include "proc/roster.h"
 #include "sip/sip_parser.h"
+#include "sip/sip_stats.h"
 #include "sip/udp_receiver.h"
 
 namespace shim {
 namespace {
-struct registered_counters {
-	std::string worker;
-	const sip_counters *c;
-};
-std::mutex g_reg_mu;
-std::vector<registered_counters> g_registered;
-thread_local const sip_counters *t_registered = nullptr;
-
-// First message of a receiver: remember its counters for the exporter.
-void register_counters(const sip_counters *c)
-{
-	t_registered = c;
-	proc_entry *self = roster_self();
-	std::lock_guard<std::mutex> lk(g_reg_mu);
-	g_registered.push_back({std::to_string(self ? self->id : -1), c});
-}
-
 inline long long now_us()
 {
 	timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+std::atomic<sip_local_ack_f> g_local_ack_cb{nullptr};
 } // namespace
 
 int receive_msg(sip_msg *msg, sip_counters *c)
 {
-	if (t_registered != c)
-		register_counters(c);
+	worker_stats *ws = sip_worker_stats();
+	core_stats &cs = g_core_stats;
 	c->received.fetch_add(1, std::memory_order_relaxed);
+	stat_add(ws->received, 1);
 	SHIM_PROF_ENTER(SHIM_PROF_SIP, "receive_msg", 0);
 	if (sip_parse(msg) < 0) {
 		c->malformed.fetch_add(1, std::memory_order_relaxed);
+		stat_add(ws->malformed, 1);
+		// as the reference counts them: a request without a mandatory
+		// header was received and is in error; anything else that does not
+		// parse is a bad header block
+		if (msg->parse_error == SIP_PARSE_MISSING) {
+			stat_add(cs.rcv_requests, 1);
+			stat_add(cs.err_requests, 1);
+		} else {
+			stat_add(cs.bad_msg_hdr, 1);
+		}
+		if (stat_var *d = sip_drop_stat(msg->parse_error))
+			stat_add(d, 1);
 		SHIM_PROF_EXIT(SHIM_PROF_SIP, "receive_msg", -1);
 		return -1;
 	}
 	if (!msg->is_request) {
+		// no transactions and no stateless forwarding: replies end here
+		stat_add(cs.rcv_replies, 1);
+		stat_add(cs.drop_replies, 1);
 		c->dropped_replies.fetch_add(1, std::memory_order_relaxed);
 		SHIM_PROF_EXIT(SHIM_PROF_SIP, "receive_msg", -1);
 		return -1;
+	}
+	stat_add(cs.rcv_requests, 1);
+	if (sip_is_local_ack(msg)) {
+		// the ACK of one of our stateless replies: absorbed before the
+		// script, as OpenSIPS's sl does
+		stat_add(cs.drop_requests, 1);
+		if (sip_local_ack_f f = g_local_ack_cb.load(std::memory_order_acquire))
+			f(msg);
+		SHIM_PROF_EXIT(SHIM_PROF_SIP, "receive_msg", 0);
+		return 0;
 	}
 	int threshold = g_globals.exec_msg_threshold;
 	long long start = threshold > 0 ? now_us() : 0;
 	SHIM_PROF_ENTER(SHIM_PROF_SIP, "request_script", 0);
 	script_run_request(msg);
 	SHIM_PROF_EXIT(SHIM_PROF_SIP, "request_script", script_last_action_flags());
-	if (msg->replied)
+	if (msg->replied) {
 		c->replied.fetch_add(1, std::memory_order_relaxed);
+		stat_add(ws->replied, 1);
+	}
 	if (threshold > 0) {
 		long long took = now_us() - start;
 		if (took > threshold) {
+			stat_add(cs.slow_messages, 1);
 			LM_WARN("message processing took too long: %lld us (limit %d us)",
 			        took, threshold);
 			if (auto f = g_core_hooks.threshold)
@@ -78,35 +91,12 @@ int receive_msg(sip_msg *msg, sip_counters *c)
 	return 0;
 }
 
-void sip_collect_samples(shim_sample_f visit, void *param)
-{
-	static const char *const names[] = {"worker"};
-	struct family {
-		const char *name, *help;
-		const std::atomic<unsigned long> sip_counters::*field;
-	};
-	static const family families[] = {
-		{"opensips_sip_received_total", "SIP datagrams and stream messages received, per worker",
-		 &sip_counters::received},
-		{"opensips_sip_replied_total", "SIP requests answered by the script, per worker",
-		 &sip_counters::replied},
-		{"opensips_sip_malformed_total", "SIP messages dropped as malformed, per worker",
-		 &sip_counters::malformed},
-	};
-	std::vector<registered_counters> regs;
-	{
-		std::lock_guard<std::mutex> lk(g_reg_mu);
-		regs = g_registered;
-	}
-	for (const family &f : families) {
-		if (regs.empty())
-			visit(param, f.name, f.help, "counter", -1, nullptr, nullptr, 0);
-		for (auto &r : regs) {
-			const char *values[] = {r.worker.c_str()};
-			visit(param, f.name, f.help, "counter", 1, names, values,
-			      (double)(r.c->*f.field).load(std::memory_order_relaxed));
-		}
-	}
-}
-
 } // namespace shim
+
+extern "C" int sip_set_local_ack_cb(sip_local_ack_f f)
+{
+	sip_local_ack_f none = nullptr;
+	if (!f)
+		return -1;
+	return shim::g_local_ack_cb.compare_exchange_strong(none, f) ? 0 : -1;
+}

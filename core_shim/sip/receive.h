@@ -2,7 +2,6 @@
 // run the request route, measure against exec_msg_threshold.
 #pragma once
 
-#include "opensips/stats.h"
 #include "sip/sip_msg_impl.h"
 
 namespace shim {
@@ -12,9 +11,5 @@ struct sip_counters;
 // msg has buf/len, source, rcv and send set. Returns 0 when the message was
 // routed, -1 when it was dropped (malformed, or a reply).
 int receive_msg(sip_msg *msg, sip_counters *counters);
-
-// Visits the SIP counters of every receiver that has handled a message
-// (label `worker` = roster ID), for shim_collect_samples.
-void sip_collect_samples(shim_sample_f visit, void *param);
 
 } // namespace shim

@@ -109,4 +109,6 @@ struct sip_msg {
 	void *send_ctx = nullptr;      // transport private data
 
 	int replied = 0;               // a reply was sent
+	// Why sip_parse() refused the message (shim::sip_parse_error).
+	int parse_error = 0;
 };

@@ -385,59 +385,79 @@ std::string &server_header_storage()
 
 } // namespace
 
+const char *sip_parse_error_name(int e)
+{
+	switch (e) {
+	case SIP_PARSE_EMPTY: return "empty";
+	case SIP_PARSE_FIRST_LINE: return "bad_first_line";
+	case SIP_PARSE_HEADER: return "bad_header";
+	case SIP_PARSE_BODY: return "short_body";
+	case SIP_PARSE_MISSING: return "missing_header";
+	default: return "ok";
+	}
+}
+
+static int refuse(sip_msg *msg, int why)
+{
+	msg->parse_error = why;
+	return -1;
+}
+
 int sip_parse(sip_msg *msg)
 {
 	if (!msg)
 		return -1;
 	reset(msg);
+	msg->parse_error = SIP_PARSE_OK;
 	if (!msg->buf || msg->len <= 0)
-		return -1;
+		return refuse(msg, SIP_PARSE_EMPTY);
 	const char *p = msg->buf;
 	const char *end = msg->buf + msg->len;
 
 	const char *fe = line_end(p, end);
 	if (fe >= end)
-		return -1; // no line break after the first line
+		return refuse(msg, SIP_PARSE_EMPTY); // no line break after the first line
 	if (parse_first_line(msg, p, fe) < 0)
-		return -1;
+		return refuse(msg, SIP_PARSE_FIRST_LINE);
 	p = fe + 1;
 
 	int headers = 0;
 	bool blank_seen = false;
 	while (p < end) {
 		const char *le = line_end(p, end);
-		if (le >= end)
-			return -1; // a header line cut short (truncated message)
-		if (le == p || (le == p + 1 && *p == '\r')) {
+		// the last header ends with the datagram, without a line break
+		bool last = le >= end;
+		if (!last && (le == p || (le == p + 1 && *p == '\r'))) {
 			p = le + 1; // the empty line: the body follows
 			blank_seen = true;
 			break;
 		}
 		if (is_ws(*p))
-			return -1; // a continuation with nothing to continue
+			return refuse(msg, SIP_PARSE_HEADER); // a continuation with nothing to continue
 		// Folded header: continuation lines start with SP/HT.
-		while (le + 1 < end && is_ws(le[1])) {
+		while (!last && le + 1 < end && is_ws(le[1])) {
 			const char *nle = line_end(le + 1, end);
-			if (nle >= end)
-				return -1;
+			last = nle >= end;
 			le = nle;
 		}
 		if (++headers > k_max_headers)
-			return -1;
-		const char *he = le;
+			return refuse(msg, SIP_PARSE_HEADER);
+		const char *he = last ? end : le;
 		if (he > p && he[-1] == '\r')
 			he--;
 		if (parse_header(msg, p, he) < 0)
-			return -1;
-		p = le + 1;
+			return refuse(msg, SIP_PARSE_HEADER);
+		p = last ? end : le + 1;
 	}
-	if (!blank_seen)
-		return -1;
+	// No empty line: the headers ran to the end of the datagram. Complete
+	// only when no body is announced.
+	if (!blank_seen && msg->content_length > 0)
+		return refuse(msg, SIP_PARSE_BODY);
 
 	size_t avail = (size_t)(end - p);
 	if (msg->content_length >= 0) {
 		if ((size_t)msg->content_length > avail)
-			return -1; // the body is shorter than announced
+			return refuse(msg, SIP_PARSE_BODY); // the body is shorter than announced
 		msg->body = str{(char *)p, msg->content_length};
 	} else {
 		msg->body = str{(char *)p, (int)avail};
@@ -449,8 +469,22 @@ int sip_parse(sip_msg *msg)
 		return 0; // replies are not routed; the worker drops them
 	if (msg->vias.empty() || !msg->from_line.s || !msg->to_line.s ||
 	    !msg->callid_line.s || !msg->cseq_line.s)
-		return -1;
+		return refuse(msg, SIP_PARSE_MISSING);
 	return 0;
+}
+
+bool sip_is_local_ack(const sip_msg *msg)
+{
+	if (!msg || !msg->is_request || msg->method.len != 3 ||
+	    memcmp(msg->method.s, "ACK", 3) != 0 || msg->to_tag.len != (int)kTagLen)
+		return false;
+	static const unsigned pid16 = (unsigned)getpid() & 0xffff;
+	static const char hex[] = "0123456789abcdef";
+	const char *t = msg->to_tag.s;
+	for (int i = 0; i < 4; i++)
+		if (t[i] != hex[(pid16 >> (12 - 4 * i)) & 0xf])
+			return false;
+	return t[4] == '.';
 }
 
 int sip_build_reply(const sip_msg *msg, int code, const char *reason,

@@ -21,6 +21,13 @@ str sip_msg_callid(const struct sip_msg *msg);
 int sip_msg_send_reply(struct sip_msg *msg, int code, const char *reason,
                        int reason_len);
 
+/* Called, on the receiving worker, for an ACK that answers one of the
+ * host's stateless replies (its To tag is one the host made); such ACKs
+ * are counted in core:drop_requests and do not run the script. One owner
+ * (sl): 0, or -1 when another callback is set. */
+typedef void (*sip_local_ack_f)(const struct sip_msg *msg);
+int sip_set_local_ack_cb(sip_local_ack_f f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -125,16 +125,8 @@ typedef struct dep_export_ {
 	modparam_dependency_t mpd[];
 } dep_export_t;
 
-/* ---- statistics (accepted, not used by the shipped modules) ---- */
-typedef struct stat_export_ {
-	const char *name;
-	unsigned short flags;
-	void **stat_pointer;
-} stat_export_t;
-#define STAT_NO_RESET 1
-#define STAT_NO_SYNC  2
-#define STAT_SHM_NAME 4
-#define STAT_IS_FUNC  8
+/* ---- statistics: stat_export_t comes from statistics.h ---- */
+#include "statistics.h"
 
 /* ---- extra threads a module runs (proc_export_t) ----
  * The host starts `no` threads named `name`. In each, child_init(-2) runs
