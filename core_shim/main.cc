@@ -243,6 +243,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR: cannot initialise the Event Interface\n");
 		return 1;
 	}
+	evi_stats_register();
 	// Give back what bursts left free in malloc's arenas (threads.md).
 	if (pools_start_trim_timer(10) < 0)
 		return 1;

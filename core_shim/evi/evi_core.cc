@@ -12,6 +12,7 @@
 #include "evi/evi_allow.h"
 #include "opensips/mem.h"
 #include "evi/evi_internal.h"
+#include "stats/stats.h"
 #include "opensips/core_hooks.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
@@ -727,6 +728,12 @@ event_id_t evi_publish_event(str name)
 	e->name_buf = n;
 	e->name.s = e->name_buf.data();
 	e->name.len = (int)e->name_buf.size();
+	{
+		const char *ln[] = {"event"};
+		const char *lv[] = {n.c_str()};
+		e->raised = register_item_stat("evi", "raised", "Events raised, per event", 0, 1,
+		                               ln, lv);
+	}
 	g_events[id].store(e, std::memory_order_release);
 	(*g_names)[n] = id;
 	g_nevents.store(id + 1, std::memory_order_release);
@@ -869,6 +876,8 @@ int evi_raise_event(event_id_t id, evi_params_p params)
 		free_list(params);
 		return -1;
 	}
+	if (e->raised)
+		shim::stat_add(e->raised, 1);
 	if (e->nsubs.load(std::memory_order_acquire) == 0) {
 		free_list(params);
 		return 0;

@@ -18,6 +18,8 @@ namespace shim {
 // Registers the `evi:*` MI commands, the built-in `route` transport and the
 // periodic purge timer (every 5 s). Call before modules init. 0 / -1.
 int evi_init();
+// evi: statistics (evi_stats.cc): the per-item refresher. Main thread.
+void evi_stats_register();
 // Adds `EVI sender` to the roster and starts it; when the script has
 // event_route blocks, also `event_route worker`. Call after the SIP
 // receivers are started (our threads come last, decisions.md §14). 0 / -1.

@@ -1,6 +1,8 @@
 // Internals shared by the files of core_shim/evi/ (not for modules).
 #pragma once
 
+#include "opensips/statistics.h"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -73,6 +75,7 @@ struct subscriber {
 struct event_entry {
 	std::string name_buf;
 	str name{nullptr, 0};
+	stat_var *raised = nullptr; // evi:raised/<event>
 	std::atomic<int> nsubs{0};  // what evi_probe_event reads
 	std::mutex mu;              // guards subs and the subscribers' expiry
 	std::vector<std::shared_ptr<subscriber>> subs; // newest first

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "mi/mi_core.h"
+#include "stats/stats.h"
 #include "mi/mi_item.h"
 #include "mi/mi_table.h"
 #include "opensips/dprint.h"
@@ -35,6 +36,16 @@ counters &ctr()
 void count_request(const char *transport)
 {
 	std::string t = transport ? transport : "unknown";
+	// mi:requests/<transport>: a transport thread asks the registry once
+	thread_local std::map<std::string, stat_var *> mine;
+	stat_var *&sv = mine[t];
+	if (!sv) {
+		const char *ln[] = {"transport"};
+		const char *lv[] = {t.c_str()};
+		sv = register_item_stat("mi", "requests", "MI requests received, per transport", 0,
+		                        1, ln, lv);
+	}
+	stat_add(sv, 1);
 	auto &c = ctr();
 	std::lock_guard lk(c.lock);
 	auto &slot = c.by_transport[t];

@@ -140,8 +140,38 @@ std::atomic<long long> *stat_chunk_create(stat_shard *s, unsigned chunk)
 	return c;
 }
 
+namespace {
+std::mutex g_refresh_mu;
+std::vector<void (*)()> g_refreshers;
+thread_local bool t_refreshing = false;
+
+// Lets owners of per-item statistics register the items that appeared
+// since the last read, before a reader walks the registry.
+void run_refreshers()
+{
+	if (t_refreshing)
+		return;
+	std::vector<void (*)()> fs;
+	{
+		std::lock_guard<std::mutex> lk(g_refresh_mu);
+		fs = g_refreshers;
+	}
+	t_refreshing = true;
+	for (auto f : fs)
+		f();
+	t_refreshing = false;
+}
+} // namespace
+
+void stats_add_refresher(void (*f)())
+{
+	std::lock_guard<std::mutex> lk(g_refresh_mu);
+	g_refreshers.push_back(f);
+}
+
 std::vector<stat_var_ *> stats_snapshot()
 {
+	run_refreshers();
 	registry &r = reg();
 	std::lock_guard<std::mutex> lk(r.mu);
 	std::vector<stat_var_ *> out;
@@ -153,6 +183,7 @@ std::vector<stat_var_ *> stats_snapshot()
 
 std::vector<stat_var_ *> stats_group(const std::string &group)
 {
+	run_refreshers();
 	registry &r = reg();
 	std::lock_guard<std::mutex> lk(r.mu);
 	for (auto &g : r.groups)
@@ -163,6 +194,7 @@ std::vector<stat_var_ *> stats_group(const std::string &group)
 
 stat_var_ *stats_find(const std::string &name, bool qualified)
 {
+	run_refreshers();
 	registry &r = reg();
 	std::lock_guard<std::mutex> lk(r.mu);
 	if (qualified) {
@@ -292,14 +324,17 @@ stat_var *register_proc_stat(const char *group, const char *name, const char *fa
 	});
 }
 
-stat_var *register_item_stat(const char *group, const char *family, const char *help,
-                             unsigned short flags, int nlabels,
-                             const char *const *label_names,
-                             const char *const *label_values)
+stat_var *register_item_func_stat(const char *group, const char *family, const char *help,
+                                  unsigned short flags, int nlabels,
+                                  const char *const *label_names,
+                                  const char *const *label_values, stat_function f,
+                                  void *param)
 {
 	if (!valid_name(group) || !valid_name(family) || nlabels < 0 ||
-	    (nlabels && (!label_names || !label_values)) || (flags & STAT_IS_FUNC))
+	    (nlabels && (!label_names || !label_values)) || ((flags & STAT_IS_FUNC) && !f))
 		return nullptr;
+	if (f)
+		flags |= STAT_IS_FUNC;
 	std::string name = family;
 	for (int i = 0; i < nlabels; i++) {
 		if (!label_names[i] || !label_values[i])
@@ -309,6 +344,8 @@ stat_var *register_item_stat(const char *group, const char *family, const char *
 	}
 	return add(group, name, flags, [&](stat_var_ *n) {
 		n->family = family;
+		n->fn = f;
+		n->fn_param = param;
 		if (help)
 			n->help = help;
 		for (int i = 0; i < nlabels; i++) {
@@ -322,6 +359,17 @@ stat_var *register_item_stat(const char *group, const char *family, const char *
 	});
 }
 
+stat_var *register_item_stat(const char *group, const char *family, const char *help,
+                             unsigned short flags, int nlabels,
+                             const char *const *label_names,
+                             const char *const *label_values)
+{
+	if (flags & STAT_IS_FUNC)
+		return nullptr;
+	return register_item_func_stat(group, family, help, flags, nlabels, label_names,
+	                               label_values, nullptr, nullptr);
+}
+
 void update_stat(stat_var *var, long n)
 {
 	if (var && !(var->flags & STAT_IS_FUNC))
@@ -330,8 +378,12 @@ void update_stat(stat_var *var, long n)
 
 void reset_stat(stat_var *var)
 {
-	if (var && stat_incremental(var))
-		var->reset_base.store(slot_sum(var->slot), std::memory_order_relaxed);
+	if (!var || !stat_incremental(var))
+		return;
+	long long now = (var->flags & STAT_IS_FUNC)
+	                    ? (long long)(var->fn ? var->fn(var->fn_param) : 0)
+	                    : slot_sum(var->slot);
+	var->reset_base.store(now, std::memory_order_relaxed);
 }
 
 void set_stat(stat_var *var, long value)
@@ -344,8 +396,12 @@ unsigned long get_stat_val(stat_var *var)
 {
 	if (!var)
 		return 0;
-	if (var->flags & STAT_IS_FUNC)
-		return var->fn ? var->fn(var->fn_param) : 0;
+	if (var->flags & STAT_IS_FUNC) {
+		unsigned long v = var->fn ? var->fn(var->fn_param) : 0;
+		if (var->flags & STAT_COUNTER)
+			v -= (unsigned long)var->reset_base.load(std::memory_order_relaxed);
+		return v;
+	}
 	long long v = slot_sum(var->slot) + var->absolute.load(std::memory_order_relaxed) -
 	              var->reset_base.load(std::memory_order_relaxed);
 	return (unsigned long)v;

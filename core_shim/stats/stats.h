@@ -63,7 +63,9 @@ inline void stat_add(stat_var_ *v, long n)
 
 inline bool stat_incremental(const stat_var_ *v)
 {
-	return !(v->flags & (STAT_NO_RESET | STAT_IS_FUNC));
+	if (v->flags & STAT_NO_RESET)
+		return false;
+	return !(v->flags & STAT_IS_FUNC) || (v->flags & STAT_COUNTER);
 }
 
 // Every statistic in walk order (groups in order of first registration,
@@ -74,6 +76,9 @@ std::vector<stat_var_ *> stats_group(const std::string &group);
 // Exact "group:name" (group case-insensitive) or the first statistic with
 // that bare name (case-sensitive), or nullptr.
 stat_var_ *stats_find(const std::string &name, bool qualified);
+// Runs f before every read of the registry (MI, exporters), on the
+// reader's thread: owners of per-item statistics register new items there.
+void stats_add_refresher(void (*f)());
 // Fills pid / desc of per-thread statistics (set by the thread roster).
 using stat_proc_describer = void (*)(int proc_id, int *pid, const char **desc);
 void stats_set_proc_describer(stat_proc_describer f);

@@ -41,6 +41,8 @@ typedef unsigned long (*stat_function)(void *param);
 #define STAT_NO_SYNC  (1 << 1) /* accepted: every update is lock-free here */
 #define STAT_SHM_NAME (1 << 2) /* accepted: names are always copied */
 #define STAT_IS_FUNC  (1 << 3) /* stat_pointer is a stat_function */
+#define STAT_COUNTER  (1 << 4) /* with STAT_IS_FUNC: the function's value only
+                                * grows; a counter (reset subtracts) */
 
 /* The `stats` slot of module_exports: registered under the module's name
  * before its init_f runs. With STAT_IS_FUNC, stat_pointer is the
@@ -75,6 +77,14 @@ stat_var *register_item_stat(const char *group, const char *family,
                              const char *help, unsigned short flags,
                              int nlabels, const char *const *label_names,
                              const char *const *label_values);
+
+/* A computed per-item statistic: like register_item_stat, the value read
+ * through f(param) (flags gain STAT_IS_FUNC). */
+stat_var *register_item_func_stat(const char *group, const char *family,
+                                  const char *help, unsigned short flags,
+                                  int nlabels, const char *const *label_names,
+                                  const char *const *label_values,
+                                  stat_function f, void *param);
 
 void update_stat(stat_var *var, long n);
 #define inc_stat(v) update_stat((v), 1)

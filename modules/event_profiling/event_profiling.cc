@@ -216,8 +216,33 @@ event_id_t publish(const char *name)
 	return id;
 }
 
+// profiling:records, profiling:records_sent, profiling:sessions_dropped
+// (counters computed from the host's totals; decisions §38).
+unsigned long st_total(void *which)
+{
+	shim_prof_totals t;
+	shim_prof_get_totals(&t);
+	switch ((int)(intptr_t)which) {
+	case 0: return (unsigned long)t.records;
+	case 1: return (unsigned long)t.delivered;
+	default: return (unsigned long)t.sessions_dropped;
+	}
+}
+
+int register_stats()
+{
+	const char *names[] = {"records", "records_sent", "sessions_dropped"};
+	for (int i = 0; i < 3; i++)
+		if (register_stat2("profiling", names[i], (stat_var **)(void *)st_total,
+		                   STAT_IS_FUNC | STAT_COUNTER, (void *)(intptr_t)i, 0) < 0)
+			return -1;
+	return 0;
+}
+
 int mod_init()
 {
+	if (register_stats() < 0)
+		return -1;
 	if ((ev_script = publish("E_PROFILING_SCRIPT")) == EVI_ERROR ||
 	    (ev_proc = publish("E_PROFILING_PROC")) == EVI_ERROR)
 		return -1;

@@ -322,6 +322,29 @@ bool check_int(const char *name, int v, int min)
 	return false;
 }
 
+// httpd:requests, httpd:replies/<class>, httpd:evicted, httpd:timed_out:
+// computed from the server's own counters.
+unsigned long st_counter(void *p) { return ((std::atomic<unsigned long> *)p)->load(); }
+
+void register_stats()
+{
+	const httpd::counters &c = g_server.stats();
+	auto *cc = const_cast<httpd::counters *>(&c);
+	register_stat2("httpd", "requests", (stat_var **)(void *)st_counter,
+	               STAT_IS_FUNC | STAT_COUNTER, &cc->requests, 0);
+	register_stat2("httpd", "evicted", (stat_var **)(void *)st_counter,
+	               STAT_IS_FUNC | STAT_COUNTER, &cc->evicted, 0);
+	register_stat2("httpd", "timed_out", (stat_var **)(void *)st_counter,
+	               STAT_IS_FUNC | STAT_COUNTER, &cc->timed_out, 0);
+	static const char *const classes[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	for (int k = 1; k <= 5; k++) {
+		const char *ln[] = {"class"};
+		const char *lv[] = {classes[k]};
+		register_item_func_stat("httpd", "replies", "HTTP replies sent, per status class",
+		                        STAT_COUNTER, 1, ln, lv, st_counter, &cc->replies[k]);
+	}
+}
+
 int mod_init(void)
 {
 	if (listen_port < 1024 || listen_port > 65535) {
@@ -376,6 +399,7 @@ int mod_init(void)
 		LM_ERR("%s%s\n", tls ? at("tls_cert_file").c_str() : "", err.c_str());
 		return -1;
 	}
+	register_stats();
 	g_proc_name = "HTTPD " + std::string(listen_ip && *listen_ip ? listen_ip : "127.0.0.1") +
 	              ":" + std::to_string(listen_port);
 	procs[0].name = g_proc_name.c_str();

@@ -237,7 +237,7 @@ void server::sweep(double now)
 			continue;
 		if (c->req_start > 0) {
 			if (cfg_.request_timeout > 0 && now - c->req_start >= cfg_.request_timeout) {
-				stats_.timed_out++;
+				stats_.timed_out.fetch_add(1, std::memory_order_relaxed);
 				doom(c);
 			}
 		} else if (cfg_.conn_timeout > 0 && now - c->last_done >= cfg_.conn_timeout) {
@@ -269,7 +269,7 @@ void server::on_connection(struct MHD_Connection *c, void **socket_ctx, int star
 		return;
 	for (conn_state *v : conns_) {
 		if (v != cs && !v->doomed && v->req_start == 0) {
-			stats_.evicted++;
+			stats_.evicted.fetch_add(1, std::memory_order_relaxed);
 			doom(v);
 			return;
 		}
@@ -356,7 +356,7 @@ int server::answer(struct MHD_Connection *c, request_state *, int status,
 	}
 	MHD_destroy_response(resp);
 	if (status >= 100 && status < 600)
-		stats_.replies[status / 100]++;
+		stats_.replies[status / 100].fetch_add(1, std::memory_order_relaxed);
 	return rc == MHD_YES;
 }
 
@@ -379,7 +379,7 @@ int server::on_access(struct MHD_Connection *c, const char *method,
 	if (!r->headers_seen) {
 		r->headers_seen = true;
 		r->method = method ? method : "";
-		stats_.requests++;
+		stats_.requests.fetch_add(1, std::memory_order_relaxed);
 		if (!auth_ok(c)) {
 			char *b = dup_text("Unauthorized\n", &len);
 			return answer(c, r, 401, k_text, b, len, nullptr, 0);

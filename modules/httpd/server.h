@@ -14,6 +14,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cstddef>
 #include <list>
 #include <string>
@@ -44,10 +45,11 @@ struct config {
 	std::string tls_cert, tls_key, tls_priorities;
 };
 
+// Written by the server's thread only, read from anywhere (statistics).
 struct counters {
-	unsigned long requests = 0;
-	unsigned long replies[6] = {0, 0, 0, 0, 0, 0}; // by class, [1]..[5]
-	unsigned long evicted = 0, timed_out = 0;
+	std::atomic<unsigned long> requests{0};
+	std::atomic<unsigned long> replies[6] = {}; // by class, [1]..[5]
+	std::atomic<unsigned long> evicted{0}, timed_out{0};
 };
 
 class server {

@@ -169,6 +169,16 @@ std::vector<group *> groups()
 
 // ----------------------------------------------------------- identifiers
 
+// Mirrors an identifier's status into its statistics.
+void publish_status(identifier &i)
+{
+	int st = i.status.load();
+	if (i.st_status)
+		set_stat(i.st_status, st);
+	if (i.st_ready)
+		set_stat(i.st_ready, st > 0 ? 1 : 0);
+}
+
 int register_identifier(group *g, const char *id, int id_len, int status,
                         const char *txt, int txt_len, int max_reports)
 {
@@ -197,6 +207,15 @@ int register_identifier(group *g, const char *id, int id_len, int status,
 		}
 		g->ids.insert(g->ids.begin(), i);
 	}
+	const char *ln[] = {"group", "identifier"};
+	const char *lv[] = {g->name.c_str(), i->name.c_str()};
+	i->st_status = register_item_stat("sr", "status",
+	                                  "Status of a status-report identifier", STAT_NO_RESET,
+	                                  2, ln, lv);
+	i->st_ready = register_item_stat(
+	    "sr", "ready", "1 when the status-report identifier is ready (status > 0)",
+	    STAT_NO_RESET, 2, ln, lv);
+	publish_status(*i);
 	return 0;
 }
 
@@ -313,6 +332,7 @@ int set_status(group *g, const char *id, int id_len, int status,
 			std::lock_guard l(i->lock);
 			old = i->status.load();
 			i->status.store(status);
+			publish_status(*i);
 			ot = i->details.exchange(nt);
 		}
 		if (old != status && R.cbs_no.load(std::memory_order_acquire) > 0)
@@ -455,6 +475,7 @@ void core_set_state(int state)
 		// graveyard: a reader may be copying them right now.
 		if (R.core_main) {
 			R.core_main->status.store(-2);
+			publish_status(*R.core_main);
 			text *old = R.core_main->details.exchange(shutdown_text());
 			if (old && !old->is_static) {
 				old->next = R.graveyard.load();

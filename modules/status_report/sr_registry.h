@@ -16,6 +16,8 @@
 // The C API (struct sr_api) is a thin exception-free wrapper over this.
 #pragma once
 
+#include "opensips/statistics.h"
+
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -51,6 +53,9 @@ struct identifier {
 	std::atomic<int> status{1};      // written under lock (or lock-free at
 	std::atomic<text *> details{nullptr}; // shutdown), read under lock
 	short max_reports = 0;
+	// sr:status/<group>/<id> and sr:ready/<group>/<id> (gauges), set
+	// wherever status is stored
+	stat_var *st_status = nullptr, *st_ready = nullptr;
 	std::vector<report> ring;        // max_reports slots once used
 	int first = -1, last = -1;       // ring indexes, -1 = empty
 
