@@ -1,8 +1,5 @@
 #include "render.h"
 
-#include <cmath>
-#include <cstdio>
-
 namespace srh {
 
 const char *const own_group = "sr_http";
@@ -202,108 +199,6 @@ bool parse_readyz_subpath(std::string_view rest, readyz_opts &o)
 		o.has_identifier = true;
 	}
 	return true;
-}
-
-std::string prom_escape_label(std::string_view v)
-{
-	std::string r;
-	r.reserve(v.size());
-	for (char c : v) {
-		if (c == '\\')
-			r += "\\\\";
-		else if (c == '"')
-			r += "\\\"";
-		else if (c == '\n')
-			r += "\\n";
-		else
-			r.push_back(c);
-	}
-	return r;
-}
-
-std::string prom_escape_help(std::string_view v)
-{
-	std::string r;
-	for (char c : v) {
-		if (c == '\\')
-			r += "\\\\";
-		else if (c == '\n')
-			r += "\\n";
-		else
-			r.push_back(c);
-	}
-	return r;
-}
-
-std::string prom_value(double v)
-{
-	if (std::isnan(v))
-		return "NaN";
-	if (std::isinf(v))
-		return v > 0 ? "+Inf" : "-Inf";
-	char buf[64];
-	if (v == std::floor(v) && std::fabs(v) < 1e15)
-		snprintf(buf, sizeof buf, "%.0f", v);
-	else
-		snprintf(buf, sizeof buf, "%.17g", v);
-	return buf;
-}
-
-void prom_writer::family(std::string_view name, std::string_view help,
-                         std::string_view type)
-{
-	std::string n(name);
-	if (seen_.count(n))
-		return;
-	seen_.insert(n);
-	out_ += "# HELP ";
-	out_ += name;
-	out_ += ' ';
-	out_ += prom_escape_help(help);
-	out_ += "\n# TYPE ";
-	out_ += name;
-	out_ += ' ';
-	out_ += type;
-	out_ += '\n';
-}
-
-void prom_writer::sample(std::string_view name, int nlabels,
-                         const char *const *names, const char *const *values,
-                         double value)
-{
-	out_ += name;
-	if (nlabels > 0) {
-		out_ += '{';
-		for (int i = 0; i < nlabels; i++) {
-			if (i)
-				out_ += ',';
-			out_ += names[i];
-			out_ += "=\"";
-			out_ += prom_escape_label(values[i] ? values[i] : "");
-			out_ += '"';
-		}
-		out_ += '}';
-	}
-	out_ += ' ';
-	out_ += prom_value(value);
-	out_ += '\n';
-}
-
-void render_sr_metrics(prom_writer &w, const std::vector<sr_entry> &entries)
-{
-	static const char *const names[] = {"group", "identifier"};
-	w.family("opensips_sr_status",
-	         "Status of each status-report identifier (> 0 ready)", "gauge");
-	for (const sr_entry &e : entries) {
-		const char *values[] = {e.group.c_str(), e.identifier.c_str()};
-		w.sample("opensips_sr_status", 2, names, values, e.status);
-	}
-	w.family("opensips_sr_ready",
-	         "1 when the status-report identifier is ready (status > 0)", "gauge");
-	for (const sr_entry &e : entries) {
-		const char *values[] = {e.group.c_str(), e.identifier.c_str()};
-		w.sample("opensips_sr_ready", 2, names, values, e.status > 0 ? 1 : 0);
-	}
 }
 
 } // namespace srh

@@ -1,11 +1,10 @@
 // Pure renderers of sr_http (unit-tested): /readyz evaluation and text,
-// Prometheus text format 0.0.4, percent-decoding and query parsing.
+// percent-decoding and query parsing.
 #pragma once
 
 #include <ctime>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 namespace srh {
@@ -50,26 +49,5 @@ bool percent_decode(std::string_view in, bool plus_space, std::string &out);
 bool parse_readyz_query(std::string_view q, readyz_opts &o);
 // "<group>[/<identifier>]" after "/readyz/": split at the first '/'.
 bool parse_readyz_subpath(std::string_view rest, readyz_opts &o);
-
-// ---- Prometheus text format 0.0.4 ----
-std::string prom_escape_label(std::string_view v); // \\ \" \n
-std::string prom_escape_help(std::string_view v);  // \\ \n
-std::string prom_value(double v);
-
-class prom_writer {
-public:
-	// HELP/TYPE once per family, when it first appears.
-	void family(std::string_view name, std::string_view help,
-	            std::string_view type);
-	void sample(std::string_view name, int nlabels, const char *const *names,
-	            const char *const *values, double value);
-	std::string &text() { return out_; }
-
-private:
-	std::string out_;
-	std::unordered_set<std::string> seen_;
-};
-
-void render_sr_metrics(prom_writer &w, const std::vector<sr_entry> &entries);
 
 } // namespace srh

@@ -1,10 +1,10 @@
-// sr_http: health and metrics endpoints on httpd (decisions §31).
+// sr_http: health endpoints on httpd (decisions §31). /metrics belongs to
+// the prometheus module (decisions §34).
 //
 //   GET /livez     200 "ok" until the host announces TERMINATING, then 503
 //   GET /readyz    200 when core is RUNNING, every identifier of the
 //                  `ready_groups` is ready and the node is not drained
 //                  (?verbose, ?exclude=<group>, /readyz/<group>[/<id>])
-//   GET /metrics   Prometheus text 0.0.4: SR gauges + host counters
 //   MI sr_http:drain / sr_http:undrain
 //
 // Handlers run on the HTTPD thread. SR answers come from a snapshot taken
@@ -26,7 +26,6 @@
 #include "opensips/httpd.h"
 #include "opensips/mi.h"
 #include "opensips/sr_module.h"
-#include "opensips/stats.h"
 #include "opensips/status_report.h"
 
 #include "render.h"
@@ -53,7 +52,6 @@ std::vector<srh::sr_entry> g_snap;
 std::chrono::steady_clock::time_point g_snap_at;
 
 const char text_type[] = "text/plain; charset=utf-8";
-const char prom_type[] = "text/plain; version=0.0.4; charset=utf-8";
 
 void walk_cb(const str *group, const str *identifier, int status,
              const str *details, void *param)
@@ -172,28 +170,6 @@ int h_readyz(const struct httpd_request *req, struct httpd_reply *rpl, void *)
 	return reply_text(rpl, t.status, text_type, t.body);
 }
 
-void visit_sample(void *param, const char *family, const char *help,
-                  const char *type, int nlabels, const char *const *names,
-                  const char *const *values, double value)
-{
-	auto *w = (srh::prom_writer *)param;
-	w->family(family, help ? help : "", type ? type : "untyped");
-	if (nlabels >= 0)
-		w->sample(family, nlabels, names, values, value);
-}
-
-int h_metrics(const struct httpd_request *req, struct httpd_reply *rpl, void *)
-{
-	bool done;
-	int rc = check_get(req, rpl, "metrics", &done);
-	if (done)
-		return rc;
-	srh::prom_writer w;
-	srh::render_sr_metrics(w, snapshot());
-	shim_collect_samples(visit_sample, &w);
-	return reply_text(rpl, 200, prom_type, w.text());
-}
-
 // ---- MI ----
 void *core_group()
 {
@@ -287,8 +263,7 @@ int mod_init(void)
 	    shim_add_lifecycle_cb(on_lifecycle, nullptr) < 0)
 		return -1;
 	if (g_httpd->register_root("livez", "sr_http", h_livez, nullptr) < 0 ||
-	    g_httpd->register_root("readyz", "sr_http", h_readyz, nullptr) < 0 ||
-	    g_httpd->register_root("metrics", "sr_http", h_metrics, nullptr) < 0)
+	    g_httpd->register_root("readyz", "sr_http", h_readyz, nullptr) < 0)
 		return -1;
 	return 0;
 }

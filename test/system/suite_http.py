@@ -2,8 +2,9 @@
 
 Replays the mi_http records of transcripts.jsonl (statuses per decisions
 §22 where the reference is buggy), the HTTP crash probes, opensips-cli-style
-calls over HTTP, /readyz and /livez behaviour, /metrics through a strict
-Prometheus text-format parser, bad HTTP, and a probe storm under sipp load.
+calls over HTTP, /readyz and /livez behaviour, /metrics (served by the
+prometheus module, decisions §34) through a strict Prometheus text-format
+parser, bad HTTP, and a probe storm under sipp load.
 """
 
 import json
@@ -23,7 +24,10 @@ CFG = os.path.join(H.CFG_DIR, "http.cfg")
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUR_CMDS = ["httpd:list_root_path", "sr_http:drain", "sr_http:undrain"]
 TEXT = "text/plain; charset=utf-8"
-PROM = "text/plain; version=0.0.4; charset=utf-8"
+PROM = "text/plain; version=0.0.4"
+# /metrics is the prometheus module's (decisions §34): hosts that read it
+# load it
+PROM_MODULE = 'loadmodule "prometheus.so"\n'
 
 
 # ------------------------------------------------------------ HTTP client
@@ -411,14 +415,16 @@ LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"')
 def parse_prometheus(text):
     """Strict text format 0.0.4: -> {family: {"help", "type", "samples":
     [(labels dict, value)]}}. Every sample needs HELP and TYPE first, a
-    family's lines are contiguous, no duplicate series."""
+    family's lines are contiguous, no duplicate series. Empty lines are
+    ignored (the format allows them; OpenSIPS's output ends with one)."""
     check(text.endswith("\n"), "exposition must end with a newline")
     fams = {}
     order = []
     cur = None
     series = set()
     for ln in text[:-1].split("\n"):
-        check(ln != "", "empty line")
+        if ln == "":
+            continue
         if ln.startswith("# HELP "):
             name, _, help_ = ln[7:].partition(" ")
             check(NAME_RE.match(name), "bad name %r" % name)
@@ -486,7 +492,8 @@ def test_metrics(runner):
         return
 
     def body():
-        with HttpHost("metrics", extra_modules='loadmodule "event_datagram.so"') as h:
+        with HttpHost("metrics", extra_modules='loadmodule "event_datagram.so"\n'
+                      + PROM_MODULE) as h:
             # one event delivered to a UDP collector, counted per event
             # and transport
             coll = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -524,10 +531,16 @@ def test_metrics(runner):
             dl = {(l["event"], l["transport"]): v for l, v in
                   fams["opensips_evi_delivered_total"]["samples"]}
             check(dl.get(("E_CORE_SR_STATUS_CHANGED", "udp"), 0) >= 1, dl)
+            # label sets of the event families (decisions §31, statistics
+            # per event+transport, per event, per event+subscriber)
             for f in fams:
-                if f.startswith("opensips_evi_"):
-                    for l, _ in fams[f]["samples"]:
-                        check(set(l) == {"event", "transport"}, l)
+                if not f.startswith("opensips_evi_"):
+                    continue
+                want = ({"event"} if f == "opensips_evi_raised_total" else
+                        {"event", "subscriber"} if f.startswith("opensips_evi_sub_")
+                        else {"event", "transport"})
+                for l, _ in fams[f]["samples"]:
+                    check(set(l) == want, "%s %s" % (f, l))
             # the parser itself is strict
             for bad in ("x 1\n", "# HELP x h\n# TYPE x gauge\nx{a=\"\\q\"} 1\n",
                         "# HELP x h\n# TYPE x gauge\nx 1\nx 2\n"):
@@ -541,6 +554,20 @@ def test_metrics(runner):
             h2 = http(h.http_port, "HEAD", "/metrics")
             check(h2.status == 200 and int(h2.header("Content-Length")) > 0,
                   "HEAD")
+    runner.run(name, body)
+
+
+def test_no_metrics(runner):
+    name = "http.metrics not served without the prometheus module"
+    if not runner.wanted(name):
+        return
+
+    def body():
+        # sr_http alone no longer serves /metrics (decisions §34)
+        with HttpHost("nometrics") as h:
+            r = get(h.http_port, "/metrics")
+            check(r.status == 400 and "Unable to parse URL" in r.body, r)
+            check(get(h.http_port, "/readyz").status == 200, "readyz")
     runner.run(name, body)
 
 
@@ -754,7 +781,7 @@ def test_storm(runner):
         return
 
     def body():
-        with HttpHost("storm") as h:
+        with HttpHost("storm", extra_modules=PROM_MODULE) as h:
             argv = [sipp, "127.0.0.1:%d" % h.sip_port, "-sf",
                     os.path.join(HERE, "options-200.xml"), "-s", "probe",
                     "-m", "1000", "-r", "500", "-i", "127.0.0.1",
@@ -810,6 +837,7 @@ def run(runner):
     test_ready_groups(runner)
     test_livez_shutdown(runner)
     test_metrics(runner)
+    test_no_metrics(runner)
     test_bad_http(runner)
     test_auth(runner)
     test_storm(runner)

@@ -454,7 +454,8 @@ def test_prometheus_tls(runner):
         ct = certs()
         auth = ('modparam("httpd", "auth_username", "scraper")\n'
                 'modparam("httpd", "auth_password", "pa55")\n')
-        with HttpHost("promtls", httpd_params=ct.params(extra=auth)) as h:
+        with HttpHost("promtls", httpd_params=ct.params(extra=auth),
+                      extra_modules='loadmodule "prometheus.so"\n') as h:
             d = tempfile.mkdtemp(prefix="shim-prom-")
             port = H.free_port(socket.SOCK_STREAM)
             cfg = os.path.join(d, "prometheus.yml")

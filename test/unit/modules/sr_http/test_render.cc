@@ -1,5 +1,6 @@
-// sr_http's renderers: /readyz decisions and text, Prometheus escaping and
-// exposition, percent-decoding and query parsing.
+// sr_http's renderers: /readyz decisions and text, percent-decoding and
+// query parsing. (/metrics is the prometheus module's: test/unit/modules/
+// prometheus/.)
 #include <cstring>
 #include <string>
 #include <vector>
@@ -112,27 +113,6 @@ void test_query(void **)
 	assert_string_equal(out.c_str(), "a/b+c");
 }
 
-void test_prometheus(void **)
-{
-	assert_string_equal(prom_escape_label("a\\b\"c\nd").c_str(), "a\\\\b\\\"c\\nd");
-	assert_string_equal(prom_escape_help("x\\y\nz\"").c_str(), "x\\\\y\\nz\"");
-	assert_string_equal(prom_value(3).c_str(), "3");
-	assert_string_equal(prom_value(-2).c_str(), "-2");
-	assert_string_equal(prom_value(0.5).c_str(), "0.5");
-	assert_string_equal(prom_value(1.0 / 0.0).c_str(), "+Inf");
-	prom_writer w;
-	std::vector<sr_entry> v = {{"g\"1", "id\n", -3, false, ""}};
-	render_sr_metrics(w, v);
-	w.family("opensips_sr_status", "again", "gauge"); // no second HELP
-	assert_string_equal(w.text().c_str(),
-	                    "# HELP opensips_sr_status Status of each status-report identifier (> 0 ready)\n"
-	                    "# TYPE opensips_sr_status gauge\n"
-	                    "opensips_sr_status{group=\"g\\\"1\",identifier=\"id\\n\"} -3\n"
-	                    "# HELP opensips_sr_ready 1 when the status-report identifier is ready (status > 0)\n"
-	                    "# TYPE opensips_sr_ready gauge\n"
-	                    "opensips_sr_ready{group=\"g\\\"1\",identifier=\"id\\n\"} 0\n");
-}
-
 } // namespace
 
 int main(void)
@@ -142,7 +122,6 @@ int main(void)
 		cmocka_unit_test(test_readyz_groups_exclude_drain),
 		cmocka_unit_test(test_readyz_one),
 		cmocka_unit_test(test_query),
-		cmocka_unit_test(test_prometheus),
 	};
 	return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
