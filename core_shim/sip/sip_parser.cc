@@ -6,6 +6,8 @@
 // the received buffer.
 #include "sip/sip_parser.h"
 
+#include <ctype.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -244,6 +246,42 @@ hdr header_type(const char *n, int len)
 	return hdr::other;
 }
 
+// The start of a Via value: "SIP/2.0/<transport>" then a host.
+bool via_value_ok(const char *b, const char *e)
+{
+	const char *p = b;
+	if (e - p < 8 || strncasecmp(p, "SIP", 3) != 0)
+		return false;
+	p += 3;
+	auto skip_ws = [&] {
+		while (p < e && is_ws(*p))
+			p++;
+	};
+	for (int part = 0; part < 2; part++) { // "/2.0", "/UDP"
+		skip_ws();
+		if (p >= e || *p != '/')
+			return false;
+		p++;
+		skip_ws();
+		const char *t = p;
+		while (p < e && (is_token_char((unsigned char)*p)))
+			p++;
+		if (p == t)
+			return false;
+	}
+	if (p >= e || !is_ws(*p))
+		return false;
+	skip_ws();
+	// the host: a name, an IPv4 address or a bracketed IPv6 one
+	const char *h = p;
+	while (p < e && (isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_' ||
+	                 *p == '[' || *p == ']' || *p == ':'))
+		p++;
+	if (p == h)
+		return false;
+	return p == e || *p == ';' || *p == ',' || is_ws(*p) || *p == '\r';
+}
+
 // One header (possibly folded over several lines): [lb, le) is the whole
 // header without its final line break. 0 or -1.
 int parse_header(sip_msg *m, const char *lb, const char *le)
@@ -269,7 +307,7 @@ int parse_header(sip_msg *m, const char *lb, const char *le)
 
 	switch (header_type(nb, (int)(ne - nb))) {
 	case hdr::via:
-		if (val.len == 0)
+		if (!via_value_ok(vb, ve))
 			return -1;
 		m->vias.push_back(line);
 		break;

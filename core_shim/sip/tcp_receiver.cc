@@ -5,6 +5,8 @@
 // remaining receivers; at host shutdown they are closed without events.
 #include "sip/sip_socket.h"
 #include "sip/tcp_receiver.h"
+#include "sip/sip_parser.h"
+#include "sip/sip_stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -278,6 +280,14 @@ int conn_process(tcp_conn *c)
 		}
 		c->w->counters.received.fetch_add(1, std::memory_order_relaxed);
 		c->w->counters.malformed.fetch_add(1, std::memory_order_relaxed);
+		{
+			worker_stats *ws = sip_worker_stats();
+			stat_add(ws->received, 1);
+			stat_add(ws->malformed, 1);
+			stat_add(g_core_stats.bad_msg_hdr, 1);
+			if (stat_var *d = sip_drop_stat(SIP_PARSE_HEADER))
+				stat_add(d, 1);
+		}
 		LM_DBG("tcp: %s message from %s:%d, closing",
 		       f.status == tcp_frame_status::oversized ? "oversized" : "malformed",
 		       c->peer_ip, c->peer_port);

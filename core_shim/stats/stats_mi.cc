@@ -14,9 +14,10 @@
 //         statistics are left alone; "OK" when at least one name was
 //         known, else 404 "Statistics Not Found".
 //
-// One extension (docs/statistics.md): "group:name" is resolved too, where
+// Two extensions (docs/statistics.md): "group:name" is resolved too, where
 // the reference finds nothing for it although it is the very key its
-// replies use.
+// replies use; and a string in place of the array is taken as
+// blank-separated names, where the reference answers -32602.
 #include <string>
 #include <vector>
 
@@ -60,6 +61,22 @@ void resolve(const std::string &s, ask how, std::vector<std::pair<stat_var_ *, b
 // when it is missing, of the wrong type or empty.
 bool names_param(const mi_params_t *params, std::vector<std::string> &names)
 {
+	// A string instead of the array (what opensips-cli sends for
+	// `mi statistics:get core:`, the 4.x name it does not pack): its
+	// blank-separated names. The reference refuses it.
+	char *str = nullptr;
+	int slen = 0;
+	if (try_get_mi_string_param(params, "statistics", &str, &slen) == 0 && str) {
+		std::string all(str, (size_t)slen);
+		size_t pos = 0;
+		while ((pos = all.find_first_not_of(" \t", pos)) != std::string::npos) {
+			size_t end = all.find_first_of(" \t", pos);
+			names.push_back(all.substr(pos, end - pos));
+			pos = end;
+		}
+		if (!names.empty())
+			return true;
+	}
 	mi_item_t *arr = nullptr;
 	int n = 0;
 	if (get_mi_array_param(params, "statistics", &arr, &n) < 0)
