@@ -24,9 +24,8 @@ std::vector<std::string> mi_command_names();
 // Drops every registered command (unit tests).
 void mi_reset();
 
-// MI requests run so far, per transport name given to mi_run_jsonrpc()
-// ("fifo", "datagram", "http"): for opensips_mi_requests_total.
-std::vector<std::pair<std::string, unsigned long>> mi_request_counts();
+// MI requests are counted per transport name given to mi_run_jsonrpc()
+// ("fifo", "datagram", "http") in mi:requests/<transport>.
 
 struct proc_entry;
 

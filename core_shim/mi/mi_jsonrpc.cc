@@ -22,36 +22,22 @@ namespace shim::mi {
 
 namespace {
 
-struct counters {
-	std::mutex lock;
-	std::map<std::string, std::unique_ptr<std::atomic<unsigned long>>> by_transport;
-};
-
-counters &ctr()
-{
-	static counters c;
-	return c;
-}
-
 void count_request(const char *transport)
 {
-	std::string t = transport ? transport : "unknown";
 	// mi:requests/<transport>: a transport thread asks the registry once
-	thread_local std::map<std::string, stat_var *> mine;
-	stat_var *&sv = mine[t];
+	thread_local std::map<std::string, stat_var *, std::less<>> mine;
+	std::string_view t = transport ? transport : "unknown";
+	auto it = mine.find(t);
+	if (it == mine.end())
+		it = mine.emplace(std::string(t), nullptr).first;
+	stat_var *&sv = it->second;
 	if (!sv) {
 		const char *ln[] = {"transport"};
-		const char *lv[] = {t.c_str()};
+		const char *lv[] = {it->first.c_str()};
 		sv = register_item_stat("mi", "requests", "MI requests received, per transport", 0,
 		                        1, ln, lv);
 	}
 	stat_add(sv, 1);
-	auto &c = ctr();
-	std::lock_guard lk(c.lock);
-	auto &slot = c.by_transport[t];
-	if (!slot)
-		slot = std::make_unique<std::atomic<unsigned long>>(0);
-	slot->fetch_add(1, std::memory_order_relaxed);
 }
 
 struct item_deleter {
@@ -288,15 +274,7 @@ int run(const char *request, int len, bool pretty, char **reply, int *reply_len)
 
 namespace shim {
 
-std::vector<std::pair<std::string, unsigned long>> mi_request_counts()
-{
-	auto &c = mi::ctr();
-	std::lock_guard lk(c.lock);
-	std::vector<std::pair<std::string, unsigned long>> out;
-	for (auto &[k, v] : c.by_transport)
-		out.emplace_back(k, v->load(std::memory_order_relaxed));
-	return out;
-}
+
 
 } // namespace shim
 
