@@ -4,13 +4,8 @@
 #include <string>
 
 #include "../../../../modules/prometheus/subst.h"
-#include "opensips/statistics.h"
 
 #include "../../cmocka_cxx.h" // last
-
-// The module's objects call stats_walk; until the host's statistics core
-// is linked in, this stands in for it (a strong definition wins).
-extern "C" __attribute__((weak)) void stats_walk(stat_visit_f, void *) {}
 
 using prom::subst_expr;
 
