@@ -24,6 +24,13 @@ SANFLAGS :=
 OPT := -O2
 endif
 
+# STATS_OFF=1: update_stat() does nothing (the bench's "without
+# statistics" host, into build-nostats/)
+ifeq ($(STATS_OFF),1)
+BUILD := build-nostats
+CPPFLAGS += -DSHIM_STATS_OFF
+endif
+
 PREFIX ?= /usr/local
 DESTDIR ?=
 
@@ -154,7 +161,7 @@ install: $(BIN) $(MODULE_SOS)
 	install -m 0755 tools/opensips-mi $(DESTDIR)$(PREFIX)/bin/opensips-mi
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-nostats
 
 # ---- fuzzing (docs/fuzzing.md) ----
 # libFuzzer needs clang: the host sources and the two module parsers are

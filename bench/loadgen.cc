@@ -65,6 +65,7 @@ int64_t now_ns() {
   std::fprintf(stderr,
                "usage: loadgen --mode mi|sip --port P [--host IP] [--window W]"
                " [--sockets N] [--duration S] [--warmup S] [--timeout-ms T]\n"
+               "               [--method M --params JSON]   (mi: default sr_get_status [\"core\"])\n"
                "       loadgen --mode mi|sip --port P --probe-ms T\n"
                "       loadgen --serve mi|sip --port P [--host IP]\n"
                "       loadgen --free-ports N\n");
@@ -85,6 +86,9 @@ struct Opts {
   int timeout_ms = 200;
   int probe_ms = 0;
   int free_ports = 0;
+  // mi mode: the method and params of every request
+  std::string mi_method = "sr_get_status";
+  std::string mi_params = "[\"core\"]";
 };
 
 Mode parse_mode(const char* s) {
@@ -100,6 +104,8 @@ Opts parse_args(int argc, char** argv) {
     if (i + 1 >= argc) usage();
     const char* v = argv[++i];
     if (a == "--mode") o.mode = parse_mode(v);
+    else if (a == "--method") o.mi_method = v;
+    else if (a == "--params") o.mi_params = v;
     else if (a == "--serve") { o.serve = true; o.mode = parse_mode(v); }
     else if (a == "--host") o.host = v;
     else if (a == "--port") o.port = std::atoi(v);
@@ -162,8 +168,9 @@ size_t build_request(Mode mode, char* out, size_t cap, uint64_t id, const Opts& 
   int n;
   if (mode == Mode::mi) {
     n = std::snprintf(out, cap,
-                      "{\"jsonrpc\":\"2.0\",\"method\":\"sr_get_status\","
-                      "\"params\":[\"core\"],\"id\":%llu}",
+                      "{\"jsonrpc\":\"2.0\",\"method\":\"%s\","
+                      "\"params\":%s,\"id\":%llu}",
+                      o.mi_method.c_str(), o.mi_params.c_str(),
                       static_cast<unsigned long long>(id));
   } else {
     unsigned long long u = id;
@@ -250,6 +257,7 @@ struct Slot {
 
 constexpr int kBatch = 64;
 constexpr size_t kBuf = 2048;
+constexpr size_t kRBuf = 16384; // replies (statistics:get all is several KB)
 
 struct Stats {
   uint64_t replies = 0, ok = 0, err = 0, lost = 0, stray = 0, sent = 0;
@@ -287,7 +295,7 @@ int run_load(const Opts& o) {
     ob.iov.resize(W);
     ob.msg.resize(W);
   }
-  std::vector<std::array<char, kBuf>> rbuf(kBatch);
+  std::vector<std::array<char, kRBuf>> rbuf(kBatch);
   std::vector<iovec> riov(kBatch);
   std::vector<mmsghdr> rmsg(kBatch);
 
@@ -364,7 +372,7 @@ int run_load(const Opts& o) {
       if (!(pfds[k].revents & (POLLIN | POLLERR))) continue;
       for (int round = 0;; round++) {
         for (int i = 0; i < kBatch; i++) {
-          riov[size_t(i)] = {rbuf[size_t(i)].data(), kBuf - 1};
+          riov[size_t(i)] = {rbuf[size_t(i)].data(), kRBuf - 1};
           rmsg[size_t(i)] = {};
           rmsg[size_t(i)].msg_hdr.msg_iov = &riov[size_t(i)];
           rmsg[size_t(i)].msg_hdr.msg_iovlen = 1;

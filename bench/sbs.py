@@ -183,15 +183,30 @@ class Host:
         self.proc = None
 
 
+def shim_host(name, build, tmp):
+    binary = os.path.join(build, "opensips-shim")
+    return Host(name, lambda cfg, rd: [binary, "-F", "-f", cfg, "-w", rd,
+                                       "-m", "64", "-M", "8"],
+                os.path.join(ROOT, "bench", "shim.cfg"),
+                os.path.join(build, "modules") + "/", tmp)
+
+
+def nostats_host(tmp):
+    """Our host built with update_stat() compiled out (make STATS_OFF=1)."""
+    rc = subprocess.run(["make", "-s", "-C", ROOT, "-j2", "STATS_OFF=1", "all"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        log("the STATS_OFF=1 build failed: no without-statistics figures")
+        return None
+    return shim_host("shim-nostats", os.path.join(ROOT, "build-nostats"), tmp)
+
+
 def make_hosts(tmp):
     hosts = []
     shim = os.path.join(BUILD, "opensips-shim")
     if not os.access(shim, os.X_OK):
         sys.exit("sbs: %s is not built (make)" % shim)
-    hosts.append(Host("shim", lambda cfg, rd: [shim, "-F", "-f", cfg, "-w", rd,
-                                               "-m", "64", "-M", "8"],
-                      os.path.join(ROOT, "bench", "shim.cfg"),
-                      os.path.join(BUILD, "modules") + "/", tmp))
+    hosts.append(shim_host("shim", BUILD, tmp))
     ref_bin = os.path.join(REF, "sbin", "opensips")
     if not os.access(ref_bin, os.X_OK) and os.environ.get("BENCH_NO_BUILD_REF") != "1" \
             and os.path.exists(ORACLE):
@@ -255,6 +270,33 @@ def run_ab(url, dur, conns, keepalive, tmp):
     return (float(m.group(1)) if m else 0.0), errs
 
 
+LOADGEN = os.path.join(BUILD, "bench", "loadgen")
+
+
+def loadgen(mode, port, window, dur, extra=()):
+    if not os.access(LOADGEN, os.X_OK) or \
+            os.path.getmtime(LOADGEN) < os.path.getmtime(os.path.join(ROOT, "bench", "loadgen.cc")):
+        os.makedirs(os.path.dirname(LOADGEN), exist_ok=True)
+        subprocess.run(["g++", "-std=c++20", "-O2", "-Wall", "-Wextra", "-o", LOADGEN,
+                        os.path.join(ROOT, "bench", "loadgen.cc")], check=True)
+    argv = [LOADGEN, "--mode", mode, "--port", str(port), "--window", str(window),
+            "--sockets", "1" if window == 1 else "2", "--duration", str(dur),
+            "--warmup", "1"] + list(extra)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=dur + 30)
+    line = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
+    f = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+    errs = int(f.get("errors", f.get("err", "0")) or 0) + int(f.get("lost", "0") or 0)
+    return float(f.get("rps", "0") or 0), errs
+
+
+def run_wrk_get(url, dur, conns):
+    p = subprocess.run([tool("wrk"), "-t1", "-c%d" % conns, "-d%ds" % dur, url],
+                       capture_output=True, text=True, timeout=dur + 30)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", p.stdout)
+    mm = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", p.stdout)
+    return (float(m.group(1)) if m else 0.0), (int(mm.group(1)) if mm else 0)
+
+
 def make_cert(tmp):
     d = os.path.join(tmp, "tls")
     os.makedirs(d, exist_ok=True)
@@ -275,7 +317,7 @@ def http_groups(args, tmp):
     def url(h, scheme="http"):
         return "%s://127.0.0.1:%d/mi" % (scheme, h.http_port)
 
-    plain = ("http", "", [
+    plain = ("http", "", None, [
         ("MI over HTTP, keep-alive (wrk, 8 conns), req/s",
          lambda h: run_wrk(url(h), d, 8, tmp)),
         ("MI over HTTP, new connections (ab -c 8), req/s",
@@ -283,7 +325,7 @@ def http_groups(args, tmp):
         ("MI over HTTP, HTTP/1.0 keep-alive (ab -k -c 8), req/s",
          lambda h: run_ab(url(h), d, 8, True, tmp)),
     ])
-    tls = ("tls", make_cert(tmp), [
+    tls = ("tls", make_cert(tmp), None, [
         ("MI over HTTPS, keep-alive (wrk, 8 conns), req/s",
          lambda h: run_wrk(url(h, "https"), d, 8, tmp)),
         ("MI over HTTPS, new handshakes (ab -c 8), req/s",
@@ -292,7 +334,26 @@ def http_groups(args, tmp):
     return [plain, tls]
 
 
-GROUPS = {"http": http_groups}
+def stats_groups(args, tmp):
+    d = args.duration
+    stats = ("stats", "", None, [
+        ("statistics:get all over mi_datagram, W=8, req/s",
+         lambda h: loadgen("mi", h.mi_port, 8, d, ["--method", "statistics:get",
+                                                   "--params", '{"statistics":["all"]}'])),
+        ("/metrics scrapes (prometheus, statistics all, wrk 4 conns), req/s",
+         lambda h: run_wrk_get("http://127.0.0.1:%d/metrics" % h.http_port, d, 4)),
+    ])
+    # the cost of counting: our host against itself built without
+    cost = ("stats-cost", "", "nostats", [
+        ("SIP OPTIONS W=8, with statistics vs without, replies/s",
+         lambda h: loadgen("sip", h.sip_port, 8, d)),
+        ("SIP OPTIONS W=32, with statistics vs without, replies/s",
+         lambda h: loadgen("sip", h.sip_port, 32, d)),
+    ])
+    return [stats, cost]
+
+
+GROUPS = {"http": http_groups, "stats": stats_groups}
 
 
 def cpu_model():
@@ -320,6 +381,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="shim-sbs-")
     results = []  # (label, {host: (median, errs)}, target)
     hosts = []
+    nostats = None
     try:
         hosts = make_hosts(tmp)
         names = [h.name for h in hosts]
@@ -327,16 +389,21 @@ def main():
             (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), ", ".join(names),
              args.duration, args.rounds))
         for g in args.groups.split(","):
-            for gname, params, steps in GROUPS[g](args, tmp):
-                for h in hosts:
+            for gname, params, which, steps in GROUPS[g](args, tmp):
+                ghosts = hosts
+                if which == "nostats":
+                    if nostats is None:
+                        nostats = nostats_host(tmp) or False
+                    ghosts = [hosts[0]] + ([nostats] if nostats else [])
+                for h in ghosts:
                     h.start(params)
                 try:
                     for label, fn in steps:
-                        got = {h.name: [] for h in hosts}
-                        cpu = {h.name: [] for h in hosts}
-                        errs = {h.name: 0 for h in hosts}
+                        got = {h.name: [] for h in ghosts}
+                        cpu = {h.name: [] for h in ghosts}
+                        errs = {h.name: 0 for h in ghosts}
                         for r in range(args.rounds):
-                            order = hosts if r % 2 == 0 else list(reversed(hosts))
+                            order = ghosts if r % 2 == 0 else list(reversed(ghosts))
                             for h in order:
                                 c0, t0 = cpu_seconds(h.proc.pid), time.monotonic()
                                 v, e = fn(h)
@@ -357,14 +424,16 @@ def main():
                                                        if e else "", c)
                             for n, (v, e, c) in med.items())))
                 finally:
-                    for h in hosts:
+                    for h in ghosts:
                         h.stop()
     finally:
-        for h in hosts:
+        for h in hosts + ([nostats] if nostats else []):
             h.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     peers = [h.name for h in hosts if h.name != "shim"]
+    if any("shim-nostats" in m for _, m in results):
+        peers.append("shim-nostats")
     print()
     print("Side by side, %s, %s, %d cores; medians of %d rounds of %d s"
           % (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), cpu_model(),
@@ -378,7 +447,10 @@ def main():
         v, e, c = med["shim"]
         row = "| %s | %s%s | %.1f |" % (label, fmt(v), " (%d err)" % e if e else "", c)
         for p in peers:
-            pv, pe, pc = med.get(p, (0, 0, 0))
+            if p not in med:
+                row += " - | - | - |"
+                continue
+            pv, pe, pc = med[p]
             ratio = "%.2fx" % (v / pv) if pv else "-"
             row += " %s%s | %.1f | %s |" % (fmt(pv), " (%d err)" % pe if pe else "",
                                             pc, ratio)

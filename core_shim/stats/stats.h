@@ -50,6 +50,12 @@ std::atomic<long long> *stat_chunk_create(stat_shard *s, unsigned chunk);
 // The fast path: what update_stat() does, inlined for host code.
 inline void stat_add(stat_var_ *v, long n)
 {
+#ifdef SHIM_STATS_OFF
+	// the bench's "without statistics" build (make STATS_OFF=1)
+	(void)v;
+	(void)n;
+	return;
+#endif
 	stat_shard *s = t_stat_shard;
 	if (__builtin_expect(!s, 0))
 		s = stat_shard_create();
