@@ -799,3 +799,23 @@ int pv_set_intval(struct sip_msg *, pv_spec_t *spec, int val)
 }
 
 } // extern "C"
+
+extern "C" int shim_script_route_find(const char *name)
+{
+	using namespace shim;
+	if (!g_script || !name)
+		return -1;
+	for (size_t i = 0; i < g_script->routes.size(); i++)
+		if (g_script->routes[i]->type == route::SUB && g_script->routes[i]->name == name)
+			return (int)i;
+	return -1;
+}
+
+extern "C" int shim_script_route_run(int idx)
+{
+	using namespace shim;
+	if (!g_script || idx < 0 || idx >= (int)g_script->routes.size())
+		return -1;
+	run_top(idx, nullptr, nullptr);
+	return 0;
+}

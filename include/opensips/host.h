@@ -62,6 +62,15 @@ int register_timer(const char *label, shim_timer_f f, void *param,
  * NULL when the cfg did not set it: for errors found in init_f. */
 const char *shim_modparam_where(const char *module, const char *param);
 
+/* ---- running a named route of the script ---- */
+/* Index of the script's route[name], or -1 when there is none. Callable
+ * from init_f (the script is parsed before modules initialise). */
+int shim_script_route_find(const char *name);
+/* Runs route `idx` to its end on the calling thread, as a route with no
+ * SIP message (module functions get msg == NULL). 0, or -1 for a bad
+ * index. */
+int shim_script_route_run(int idx);
+
 /* ---- identity ---- */
 /* "opensips-shim (0.1.0 (x86_64/linux))" */
 const char *shim_server_version(void);

@@ -23,21 +23,6 @@
 
 #include "render.h"
 
-// Running a named route from a module: the module API has no call for it
-// yet. These are the two the host is asked to provide (include/opensips/
-// host.h); until it does they resolve to NULL and `script_route` fails
-// startup with a message saying so.
-extern "C" {
-/* Index of the script's route[name], or -1 when there is none. */
-__attribute__((weak, visibility("default"))) int
-shim_script_route_find(const char *name);
-/* Runs route `idx` to its end on the calling thread as a request route
- * with no SIP message (module functions get msg == NULL). Returns the
- * route's value: return(n)'s n, 1 when it ends without return. */
-__attribute__((weak, visibility("default"))) int
-shim_script_route_run(int idx);
-}
-
 namespace {
 
 // ---- modparams ----
@@ -203,12 +188,6 @@ int mod_init(void)
 	g_cfg.group_mode = p_group_mode;
 
 	if (p_script_route && *p_script_route) {
-		if (!shim_script_route_find || !shim_script_route_run) {
-			LM_ERR("%sscript_route '%s': this host cannot run a named route "
-			       "from a module (shim_script_route_find/_run missing)\n",
-			       at("script_route").c_str(), p_script_route);
-			return -1;
-		}
 		g_route = shim_script_route_find(p_script_route);
 		if (g_route < 0) {
 			LM_ERR("%sscript_route '%s': the script has no route[%s]\n",

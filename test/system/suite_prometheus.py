@@ -461,24 +461,8 @@ def test_replay(runner):
                                   "opensips_sl_2xx_replies",
                                   "opensips_sl_sent_replies"):
                             check("\n%s %d\n" % (n, SIP_OPTIONS) in b, n)
-        if variant == "script_route":
-            body = script_route_guard(body)
         runner.run("prom.replay[%s] section 1 as the reference, promtool"
                    % variant, body)
-
-
-def script_route_guard(fn):
-    """script_route needs the host to run a named route for a module
-    (docs/prometheus.md); a host without it fails startup saying so."""
-    def wrapped():
-        try:
-            fn()
-        except TestFailure as e:
-            if "cannot run a named route" in str(e):
-                raise Skip("the host has no shim_script_route_find/_run yet "
-                           "(docs/prometheus.md, 'script_route')")
-            raise
-    return wrapped
 
 
 def test_startup_errors(runner):
