@@ -10,6 +10,7 @@
 // against a writer), two renderers into one std::string, and the optional
 // script_route run on the same thread. Nothing here blocks, and after the
 // first scrapes nothing allocates but the reply body httpd takes.
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -172,8 +173,66 @@ int h_metrics(const struct httpd_request *req, struct httpd_reply *rpl, void *)
 }
 
 // ---- module ----
+// Once every startup thread exists (their load:/pkmem: statistics with
+// them), a `statistics` value naming no statistic is an error in the log,
+// with the modparam's file:line. The reference skips such names without a
+// word; refusing to start is not possible here, as groups register while
+// the host starts.
+struct known_names {
+	std::vector<std::string> groups, names;
+};
+
+int collect_known(const struct stat_info *s, void *param)
+{
+	auto *k = (known_names *)param;
+	std::string g = s->group;
+	for (char &c : g)
+		c = (char)tolower((unsigned char)c);
+	if (k->groups.empty() || k->groups.back() != g)
+		k->groups.push_back(g);
+	if (s->nlabels == 0)
+		k->names.emplace_back(s->name);
+	return 0;
+}
+
+void check_selection(int state, void *)
+{
+	if (state != SHIM_STATE_RUNNING || g_cfg.all)
+		return;
+	known_names k;
+	stats_walk(collect_known, &k);
+	auto has = [](const std::vector<std::string> &v, const std::string &x) {
+		for (const std::string &e : v)
+			if (e == x)
+				return true;
+		return false;
+	};
+	// our groups whose statistics appear with their first item
+	static const char *const lazy[] = {"sip", "mi", "evi", "sr"};
+	for (const std::string &gt : g_cfg.groups) {
+		std::string g = gt;
+		if (!g.empty() && g.back() == ':')
+			g.pop_back();
+		for (char &c : g)
+			c = (char)tolower((unsigned char)c);
+		bool later = false;
+		for (const char *l : lazy)
+			later |= g == l;
+		if (!later && !has(k.groups, g))
+			LM_ERR("%sstatistics: no statistics group '%s:': nothing is exported "
+			       "for it\n", at("statistics").c_str(), g.c_str());
+	}
+	for (const std::string &n : g_cfg.names)
+		if (!has(k.names, n))
+			LM_ERR("%sstatistics: no statistic '%s'%s: nothing is exported for it\n",
+			       at("statistics").c_str(), n.c_str(),
+			       n.find(':') != std::string::npos ? " (give a bare name or a group:)"
+			                                        : "");
+}
+
 int mod_init(void)
 {
+	shim_add_lifecycle_cb(check_selection, nullptr);
 	if (p_group_mode < prom::GROUP_MODE_NONE ||
 	    p_group_mode > prom::GROUP_MODE_LABEL) {
 		LM_ERR("%sgroup_mode %d: must be 0 (no group), 1 (group in the "

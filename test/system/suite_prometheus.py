@@ -640,6 +640,34 @@ def test_functions_outside(runner):
     runner.run(name, body)
 
 
+def test_unknown_selection(runner):
+    name = ("prom.statistics naming no group or statistic: an ERROR with "
+            "file:line once the host runs, the rest exported")
+    if not runner.wanted(name):
+        return
+
+    def body():
+        params = ('modparam("prometheus", "statistics", "nosuchgroup: sl: load: '
+                  'no_such_stat core:rcv_requests")\n'
+                  'modparam("prometheus", "group_mode", 1)')
+        with PromHost("prom-unknown", params=params) as h:
+            line = cfg_line(h, "nosuchgroup:")
+            log = h.log()
+            check(re.search(r"opensips\.cfg:%d: statistics: no statistics group "
+                            r"'nosuchgroup:'" % line, log), h.log_tail())
+            check(re.search(r"opensips\.cfg:%d: statistics: no statistic "
+                            r"'no_such_stat'" % line, log), h.log_tail())
+            check("no statistic 'core:rcv_requests' (give a bare name" in log,
+                  h.log_tail())
+            # groups that exist, the thread ones included, are not reported
+            check("'sl:'" not in log and "'load:'" not in log, h.log_tail())
+            raw, _ = h.raw("GET", "/metrics")
+            check("opensips_sl_2xx_replies" in raw and "opensips_load_load" in raw,
+                  raw[:400])
+            check(h.alive(), "host died")
+    runner.run(name, body)
+
+
 def test_scrape_speed(runner):
     name = "prom.300 scrapes of everything over one connection in < 3 s"
     if not runner.wanted(name):
@@ -757,5 +785,6 @@ def run(runner):
     test_http(runner)
     test_native(runner)
     test_functions_outside(runner)
+    test_unknown_selection(runner)
     test_scrape_speed(runner)
     test_prometheus_server(runner)

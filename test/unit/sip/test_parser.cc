@@ -219,12 +219,28 @@ void test_reply_is_not_a_request(void **)
 void test_truncated(void **)
 {
 	std::string full = k_options;
-	// Every strict prefix that cuts the header block is malformed.
-	size_t hdr_end = full.find("\r\n\r\n") + 4;
-	for (size_t n = 0; n < hdr_end; n++) {
+	// A prefix that cuts the block before the last mandatory header (CSeq)
+	// is complete is malformed.
+	size_t cseq_end = full.find("CSeq: 1 OPTIONS") + strlen("CSeq: 1 ");
+	for (size_t n = 0; n < cseq_end; n++) {
 		parsed p(full.substr(0, n));
 		assert_int_equal(p.rc, -1);
+		assert_int_not_equal(p.msg.parse_error, shim::SIP_PARSE_OK);
 	}
+	// A header block that ends with the datagram, without the empty line
+	// or without the last line break, is complete when no body is
+	// announced, as the reference takes it.
+	size_t cl = full.find("Content-Length: 0\r\n");
+	for (size_t n : {cl, cl + strlen("Content-Length: 0"), cl + strlen("Content-Length: 0\r\n")}) {
+		parsed p(full.substr(0, n));
+		assert_int_equal(p.rc, 0);
+		assert_int_equal(p.msg.body.len, 0);
+	}
+	// ... but not when a body is announced
+	std::string with_body = full.substr(0, cl) + "Content-Length: 5";
+	parsed pb(with_body);
+	assert_int_equal(pb.rc, -1);
+	assert_int_equal(pb.msg.parse_error, shim::SIP_PARSE_BODY);
 	parsed whole(full);
 	assert_int_equal(whole.rc, 0);
 }
