@@ -132,9 +132,10 @@ class Host:
         self.http_port = free_port()
         with open(self.cfg_template) as f:
             text = f.read()
-        for k, v in (("@SIP_PORT@", self.sip_port), ("@MI_PORT@", self.mi_port),
+        for k, v in (("@EXTRA@", httpd_params),
+                     ("@SIP_PORT@", self.sip_port), ("@MI_PORT@", self.mi_port),
                      ("@HTTP_PORT@", self.http_port), ("@MPATH@", self.mpath),
-                     ("@RUN_DIR@", self.run_dir), ("@HTTPD_PARAMS@", httpd_params)):
+                     ("@RUN_DIR@", self.run_dir)):
             text = text.replace(k, str(v))
         cfg = os.path.join(self.run_dir, "bench.cfg")
         with open(cfg, "w") as f:
@@ -199,6 +200,18 @@ def nostats_host(tmp):
         log("the STATS_OFF=1 build failed: no without-statistics figures")
         return None
     return shim_host("shim-nostats", os.path.join(ROOT, "build-nostats"), tmp)
+
+
+def before_host(tmp):
+    """Our host from another build dir (BENCH_BEFORE, e.g. the build of the
+    commit before a change), for before/after figures in one run."""
+    d = os.environ.get("BENCH_BEFORE")
+    if not d:
+        return None
+    if not os.access(os.path.join(d, "opensips-shim"), os.X_OK):
+        log("BENCH_BEFORE=%s has no opensips-shim: no before figures" % d)
+        return None
+    return shim_host("shim-before", d, tmp)
 
 
 def make_hosts(tmp):
@@ -353,7 +366,60 @@ def stats_groups(args, tmp):
     return [stats, cost]
 
 
-GROUPS = {"http": http_groups, "stats": stats_groups}
+EVCOLLECTOR = os.path.join(BUILD, "bench", "evcollector")
+
+
+def raise_storm(h, dur, sock_fmt):
+    """testmod:raise_burst (2048 events a call, back to back from the MI
+    thread) for `dur` seconds to a UDP collector subscribed as
+    sock_fmt % port; the collector's events/s (first to last datagram)."""
+    if not os.access(EVCOLLECTOR, os.X_OK):
+        os.makedirs(os.path.dirname(EVCOLLECTOR), exist_ok=True)
+        subprocess.run(["g++", "-std=c++20", "-O2", "-Wall", "-Wextra", "-o", EVCOLLECTOR,
+                        os.path.join(ROOT, "bench", "evcollector.cc")], check=True)
+    port = free_port(socket.SOCK_DGRAM)
+    col = subprocess.Popen([EVCOLLECTOR, "--port", str(port), "--idle-ms", "1000",
+                            "--max-s", str(dur + 30)], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    name = "E_BENCH"
+    sub = json.dumps({"jsonrpc": "2.0", "method": "evi:subscribe",
+                      "params": [name, sock_fmt % port, 600], "id": 1})
+    r = mi_datagram(h.mi_port, sub, 2)
+    if not r or '"OK"' not in r:
+        col.kill()
+        return 0.0, 1
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(30)
+    end = time.monotonic() + dur
+    failed = 0
+    while time.monotonic() < end:
+        s.sendto(json.dumps({"jsonrpc": "2.0", "method": "testmod:raise_burst",
+                             "params": {"event": name, "count": 2048}, "id": 2}).encode(),
+                 ("127.0.0.1", h.mi_port))
+        failed += json.loads(s.recv(65535))["result"].get("failed", 0)
+    s.close()
+    out, _ = col.communicate(timeout=dur + 40)
+    mi_datagram(h.mi_port, json.dumps({"jsonrpc": "2.0", "method": "evi:subscribe",
+                                       "params": [name, sock_fmt % port, 0], "id": 3}), 2)
+    line = [ln for ln in out.splitlines() if ln.startswith("RESULT")]
+    f = dict(kv.split("=", 1) for kv in line[-1].split()[1:]) if line else {}
+    # raises the full queue refused are the storm's design (counted by the
+    # host as dropped), not errors of the step
+    return float(f.get("eps", 0)), 0
+
+
+def events_groups(args, tmp):
+    d = args.duration
+    extra = ('loadmodule "event_datagram.so"\n'
+             'loadmodule "@MPATH@../test-modules/testmod.so"\n'
+             'route[publish_bench_event] {\n\traise_event("E_BENCH");\n}\n')
+    return [("events", extra, "before", [
+        ("events to one UDP collector (raise storm), events/s",
+         lambda h: raise_storm(h, d, "udp:127.0.0.1:%d")),
+    ])]
+
+
+GROUPS = {"http": http_groups, "stats": stats_groups, "events": events_groups}
 
 
 def cpu_model():
@@ -382,6 +448,7 @@ def main():
     results = []  # (label, {host: (median, errs)}, target)
     hosts = []
     nostats = None
+    before = None
     try:
         hosts = make_hosts(tmp)
         names = [h.name for h in hosts]
@@ -395,6 +462,11 @@ def main():
                     if nostats is None:
                         nostats = nostats_host(tmp) or False
                     ghosts = [hosts[0]] + ([nostats] if nostats else [])
+                elif which == "before":
+                    # ours only (testmod), beside an earlier build if given
+                    if before is None:
+                        before = before_host(tmp) or False
+                    ghosts = [hosts[0]] + ([before] if before else [])
                 for h in ghosts:
                     h.start(params)
                 try:
@@ -427,13 +499,14 @@ def main():
                     for h in ghosts:
                         h.stop()
     finally:
-        for h in hosts + ([nostats] if nostats else []):
+        for h in hosts + ([nostats] if nostats else []) + ([before] if before else []):
             h.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     peers = [h.name for h in hosts if h.name != "shim"]
-    if any("shim-nostats" in m for _, m in results):
-        peers.append("shim-nostats")
+    for extra in ("shim-nostats", "shim-before"):
+        if any(extra in m for _, m in results):
+            peers.append(extra)
     print()
     print("Side by side, %s, %s, %d cores; medians of %d rounds of %d s"
           % (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), cpu_model(),

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "opensips/dprint.h"
 #include "opensips/host.h"
 
 namespace shim {
@@ -24,9 +25,27 @@ void run_post_fixup_cbs()
 }
 } // namespace shim
 
-extern "C" void shim_set_core_event_hooks(const struct core_event_hooks *hooks)
+extern "C" int shim_set_core_event_hooks(const struct core_event_hooks *hooks)
 {
-	shim::g_core_hooks = hooks ? *hooks : core_event_hooks{};
+	static bool owned = false;
+	if (!hooks) {
+		shim::g_core_hooks = core_event_hooks{};
+		owned = false;
+		return 0;
+	}
+	if (hooks->size != sizeof(core_event_hooks)) {
+		LM_ERR("core event hooks of %u bytes, this host takes %zu: rebuild the "
+		       "module against this host's headers\n", hooks->size,
+		       sizeof(core_event_hooks));
+		return -1;
+	}
+	if (owned) {
+		LM_ERR("core event hooks are installed already (one owner: core_events)\n");
+		return -1;
+	}
+	shim::g_core_hooks = *hooks;
+	owned = true;
+	return 0;
 }
 
 extern "C" int shim_add_post_fixup_cb(void (*cb)(void))

@@ -12,6 +12,7 @@
 #include "evi/evi_allow.h"
 #include "opensips/mem.h"
 #include "evi/evi_internal.h"
+#include "opensips/version.h"
 #include "stats/stats.h"
 #include "opensips/core_hooks.h"
 #include "opensips/dprint.h"
@@ -83,74 +84,113 @@ void free_list(evi_params_p list)
 		evi_free_params(list);
 }
 
-// The subscriber being delivered on the sender thread (evi_stats_ref), and
-// its socket while the sender will call the transport's flush after the
-// run (evi_will_flush).
-thread_local const std::shared_ptr<subscriber> *t_delivering = nullptr;
-thread_local const evi_reply_sock *t_flush_sock = nullptr;
-// Set when the transport took a stats reference during this raise: the
-// outcome comes later through evi_stats_report, so nothing is counted now.
-thread_local bool t_deferred = false;
+// A late outcome (evi_ticket): the subscriber it belongs to. `pub` comes
+// first, so the transport's evi_ticket* is the host_ticket*.
+struct host_ticket {
+	evi_ticket pub;
+	std::shared_ptr<subscriber> sub;
+};
 
-// One job to one subscriber: the transport's raise outcome (< 0 failed).
-inline int deliver(subscriber &s, job *j)
+// Under g_all_mu: one outcome for `n` events of `s` (delivered, failed or
+// dropped); a subscriber already removed has its totals in g_retired.
+void count_outcome_locked(subscriber &s, int outcome, unsigned long long n)
 {
-	event_entry *e = event_get(j->event);
-	t_delivery_level = j->level;
-	int rc = -1;
-	if (e && s.tp->exp.raise)
-		rc = s.tp->exp.raise(nullptr, &e->name, s.sock, &j->params);
-	t_delivery_level = 0;
-	job_unref(j);
-	return rc;
+	if (s.folded) {
+		event_entry *e = event_get(s.event);
+		totals &t = (*g_retired)[{e ? e->name_buf : std::string(), s.tp->proto}];
+		(outcome == EVI_OUTCOME_DELIVERED ? t.delivered
+		 : outcome == EVI_OUTCOME_DROPPED ? t.dropped
+		                                  : t.failed) += n;
+		return;
+	}
+	(outcome == EVI_OUTCOME_DELIVERED ? s.delivered
+	 : outcome == EVI_OUTCOME_DROPPED ? s.dropped
+	                                  : s.failed)
+	    .fetch_add(n, std::memory_order_relaxed);
 }
 
-// Up to `max` jobs of one subscriber's queue, then the transport's flush
-// (batched sends). Returns the jobs handled.
+void ticket_settle(evi_ticket *t, int outcome)
+{
+	auto *h = reinterpret_cast<host_ticket *>(t);
+	if (!h)
+		return;
+	subscriber &s = *h->sub;
+	{
+		std::lock_guard<std::mutex> lk(g_all_mu);
+		s.inflight.fetch_sub(1, std::memory_order_relaxed);
+		count_outcome_locked(s, outcome, 1);
+	}
+	delete h;
+}
+
+evi_ticket *ticket_for(const evi_delivery *d, int index)
+{
+	if (!d || index < 0 || index >= d->count || !d->host)
+		return nullptr;
+	auto *sp = static_cast<const std::shared_ptr<subscriber> *>(d->host);
+	auto *h = new (std::nothrow) host_ticket{{sizeof(evi_ticket), ticket_settle}, *sp};
+	if (!h)
+		return nullptr;
+	h->sub->inflight.fetch_add(1, std::memory_order_relaxed);
+	return &h->pub;
+}
+
+constexpr size_t kRunMax = 64;
+constexpr int kUnset = -1;
+
+// Up to `max` jobs of one subscriber's queue, handed to the transport in one
+// delivery (ABI v2). Returns the jobs handled.
 size_t deliver_run(const std::shared_ptr<subscriber> &sp, size_t max)
 {
 	subscriber &s = *sp;
-	job *j;
-	if (!max || !s.queue.pop(j))
-		return 0;
-	int (*flush)(evi_reply_sock *) = s.tp->exp.flush;
-	t_delivering = &sp;
-	t_flush_sock = flush ? s.sock : nullptr;
-	unsigned long long ok = 0;
+	if (max > kRunMax)
+		max = kRunMax;
+	job *jobs[kRunMax];
 	size_t n = 0;
-	do {
-		// Counters only ever grow (they are Prometheus counters): a
-		// failure counts at once, a success once it is final: after the
-		// flush for batched sends, or when a transport that took a stats
-		// reference reports it (event_stream, from its own thread).
-		// `in_run` covers an event between leaving the queue and being
-		// counted, so queued + in_run + counters never miss one.
-		s.in_run.fetch_add(1, std::memory_order_relaxed);
-		t_deferred = false;
-		if (deliver(s, j) < 0) {
-			s.failed.fetch_add(1, std::memory_order_relaxed);
-			s.in_run.fetch_sub(1, std::memory_order_relaxed);
-		} else if (t_deferred) { // now counted as inflight
-			s.in_run.fetch_sub(1, std::memory_order_relaxed);
-		} else {
-			ok++;
-		}
+	job *j;
+	while (n < max && s.queue.pop(jobs[n]))
 		n++;
-	} while (n < max && s.queue.pop(j));
-	t_deferred = false;
-	unsigned long long kept = ok;
-	if (flush) {
-		int f = flush(s.sock);
-		if (f > 0) { // kept by raise, then refused by the kernel
-			unsigned long long lost = (unsigned long long)f < ok ? (unsigned long long)f : ok;
-			ok -= lost;
-			s.failed.fetch_add(lost, std::memory_order_relaxed);
-		}
+	if (!n)
+		return 0;
+	(void)j;
+	// `in_run` covers the events between leaving the queue and being
+	// counted, so queued + in_run + counters never miss one.
+	s.in_run.fetch_add(n, std::memory_order_relaxed);
+	evi_event evs[kRunMax];
+	int outs[kRunMax];
+	int level = 0;
+	event_entry *e = event_get(s.event);
+	for (size_t i = 0; i < n; i++) {
+		evs[i].name = e ? &e->name : nullptr;
+		evs[i].params = &jobs[i]->params;
+		outs[i] = kUnset;
+		if (jobs[i]->level > level)
+			level = jobs[i]->level;
 	}
-	s.delivered.fetch_add(ok, std::memory_order_relaxed);
-	s.in_run.fetch_sub(kept, std::memory_order_relaxed);
-	t_flush_sock = nullptr;
-	t_delivering = nullptr;
+	evi_delivery d{sizeof(evi_delivery), s.sock, (int)n, evs, outs, ticket_for,
+	               (void *)&sp};
+	t_delivery_level = level;
+	if (e && s.tp->exp.raise)
+		s.tp->exp.raise(&d);
+	t_delivery_level = 0;
+	unsigned long long ok = 0, failed = 0, dropped = 0;
+	for (size_t i = 0; i < n; i++) {
+		switch (outs[i]) {
+		case EVI_OUTCOME_DELIVERED: ok++; break;
+		case EVI_OUTCOME_DROPPED: dropped++; break;
+		case EVI_OUTCOME_LATER: break; // counted when its ticket settles
+		default: failed++; break;     // failed, or never set
+		}
+		job_unref(jobs[i]);
+	}
+	// Counters only ever grow (they are Prometheus counters).
+	if (ok)
+		s.delivered.fetch_add(ok, std::memory_order_relaxed);
+	if (failed)
+		s.failed.fetch_add(failed, std::memory_order_relaxed);
+	if (dropped)
+		s.dropped.fetch_add(dropped, std::memory_order_relaxed);
+	s.in_run.fetch_sub(n, std::memory_order_relaxed);
 	return n;
 }
 
@@ -938,7 +978,13 @@ int evi_raise_event(event_id_t id, evi_params_p params)
 int register_event_mod(const evi_export_t *ev)
 {
 	using namespace shim::evi;
-	if (!ev || !ev->proto.s || ev->proto.len <= 0 || !ev->raise || !ev->parse) {
+	if (!ev || ev->size != sizeof(evi_export_t)) {
+		LM_ERR("event transport export of %u bytes, this host takes %zu (ABI %d): "
+		       "rebuild the module against this host's headers",
+		       ev ? ev->size : 0u, sizeof(evi_export_t), SHIM_ABI_VERSION);
+		return -1;
+	}
+	if (!ev->proto.s || ev->proto.len <= 0 || !ev->raise || !ev->parse) {
 		LM_ERR("bad event transport export");
 		return -1;
 	}
@@ -981,60 +1027,5 @@ size_t evi_min_queue_room(event_id_t id)
 }
 } // namespace shim
 
-// ---- late delivery outcomes (evi_transport.h) ----
 
-using namespace shim::evi;
 
-namespace {
-// What evi_stats_ref hands out: the subscriber, and whether its one outcome
-// was reported (an unreported reference leaves `inflight` when released).
-struct stats_ref {
-	std::shared_ptr<subscriber> sub;
-	bool reported = false;
-};
-} // namespace
-
-extern "C" void *evi_stats_ref(evi_reply_sock *sock)
-{
-	if (!t_delivering || !*t_delivering || (*t_delivering)->sock != sock)
-		return nullptr;
-	auto *ref = new (std::nothrow) stats_ref{*t_delivering};
-	if (ref) {
-		t_deferred = true;
-		ref->sub->inflight.fetch_add(1, std::memory_order_relaxed);
-	}
-	return ref;
-}
-
-extern "C" void evi_stats_report(void *ref, int ok)
-{
-	auto *r = (stats_ref *)ref;
-	if (!r || r->reported)
-		return;
-	r->reported = true;
-	subscriber &s = *r->sub;
-	std::lock_guard<std::mutex> lk(g_all_mu);
-	s.inflight.fetch_sub(1, std::memory_order_relaxed);
-	if (s.folded) { // the subscriber is gone: its totals live on
-		event_entry *e = event_get(s.event);
-		totals &t = (*g_retired)[{e ? e->name_buf : std::string(), s.tp->proto}];
-		(ok ? t.delivered : t.failed)++;
-		return;
-	}
-	(ok ? s.delivered : s.failed).fetch_add(1, std::memory_order_relaxed);
-}
-
-extern "C" int evi_will_flush(evi_reply_sock *sock)
-{
-	return sock && t_flush_sock == sock;
-}
-
-extern "C" void evi_stats_unref(void *ref)
-{
-	auto *r = (stats_ref *)ref;
-	if (!r)
-		return;
-	if (!r->reported) // never final (host shutdown): no longer in flight
-		r->sub->inflight.fetch_sub(1, std::memory_order_relaxed);
-	delete r;
-}

@@ -65,7 +65,7 @@ struct subscriber {
 	std::atomic<bool> removed{false};
 	job_queue queue{EVI_QUEUE_SIZE};
 	std::atomic<unsigned long long> delivered{0}, dropped{0}, failed{0};
-	// handed to a transport that reports the outcome later (evi_stats_ref)
+	// handed to a transport that settles the outcome later (a ticket)
 	std::atomic<unsigned long long> inflight{0};
 	// taken from the queue by the sender, not counted yet (a run)
 	std::atomic<unsigned long long> in_run{0};

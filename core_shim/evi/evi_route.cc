@@ -71,11 +71,9 @@ str route_print(evi_reply_sock *s)
 	return str{r->name.data(), (int)r->name.size()};
 }
 
-int route_raise(struct sip_msg *, str *, evi_reply_sock *s, evi_params_t *params)
+// One event to its event_route: queued for the event_route worker.
+int queue_one(int idx, evi_params_t *params)
 {
-	auto *r = reinterpret_cast<route_sock *>(s);
-	int idx = script_find_event_route(r->name);
-	if (idx < 0) return -1;
 	route_job j;
 	j.idx = idx;
 	j.level = t_delivery_level;
@@ -93,19 +91,33 @@ int route_raise(struct sip_msg *, str *, evi_reply_sock *s, evi_params_t *params
 		}
 		j.params.push_back(std::move(sp));
 	}
-	{
-		std::lock_guard<std::mutex> lk(g_mu);
-		if (g_jobs->size() >= EVI_QUEUE_SIZE) return -1; // counted as failed
-		g_jobs->push_back(std::move(j));
+	std::lock_guard<std::mutex> lk(g_mu);
+	if (g_jobs->size() >= EVI_QUEUE_SIZE) return EVI_OUTCOME_FAILED;
+	g_jobs->push_back(std::move(j));
+	return EVI_OUTCOME_DELIVERED;
+}
+
+int route_raise(evi_delivery *d)
+{
+	auto *r = reinterpret_cast<route_sock *>(d->sock);
+	int idx = script_find_event_route(r->name);
+	if (idx < 0) {
+		evi_delivery_set_all(d, EVI_OUTCOME_FAILED);
+		return -1;
+	}
+	bool queued = false;
+	for (int i = 0; i < d->count; i++) {
+		d->outcomes[i] = queue_one(idx, d->events[i].params);
+		queued |= d->outcomes[i] == EVI_OUTCOME_DELIVERED;
 	}
 	struct ev_loop *l = g_loop.load(std::memory_order_acquire);
-	if (l) ev_async_send(l, &g_async);
+	if (queued && l) ev_async_send(l, &g_async);
 	return 0;
 }
 
 const evi_export_t g_route_export = {
-    {const_cast<char *>("route"), 5}, route_raise, route_parse, route_match,
-    route_free, route_print, 0};
+    sizeof(evi_export_t), {const_cast<char *>("route"), 5}, route_raise, route_parse,
+    route_match, route_free, route_print, 0};
 
 void on_async(struct ev_loop *loop, ev_async *w, int)
 {

@@ -21,7 +21,7 @@ namespace shim::prof {
 namespace {
 
 std::mutex g_sink_mu; // installs vs. the drainer
-shim_prof_sink g_sink{EVI_ERROR, EVI_ERROR, nullptr, nullptr, 0};
+shim_prof_sink g_sink{sizeof(shim_prof_sink), EVI_ERROR, EVI_ERROR, nullptr, nullptr, 0};
 bool g_has_sink = false;
 std::mutex g_drain_mu; // one drainer at a time
 
@@ -130,18 +130,30 @@ int prof_start_sender_thread()
 
 extern "C" {
 
-void shim_prof_set_sink(const struct shim_prof_sink *sink)
+int shim_prof_set_sink(const struct shim_prof_sink *sink)
 {
 	std::lock_guard<std::mutex> lk(g_sink_mu);
 	if (sink) {
+		if (sink->size != sizeof(shim_prof_sink)) {
+			LM_ERR("profiling sink of %u bytes, this host takes %zu: rebuild the "
+			       "module against this host's headers\n", sink->size,
+			       sizeof(shim_prof_sink));
+			return -1;
+		}
+		if (g_has_sink) {
+			LM_ERR("a profiling sink is installed already (one owner)\n");
+			return -1;
+		}
 		g_sink = *sink;
 		g_has_sink = true;
 	} else {
-		g_sink = shim_prof_sink{EVI_ERROR, EVI_ERROR, nullptr, nullptr, 0};
+		g_sink = shim_prof_sink{sizeof(shim_prof_sink), EVI_ERROR, EVI_ERROR, nullptr,
+		                        nullptr, 0};
 		g_has_sink = false;
 	}
 	g_proc_event.store(g_sink.proc_event);
 	g_script_event.store(g_sink.script_event);
+	return 0;
 }
 
 void shim_prof_get_totals(struct shim_prof_totals *out)

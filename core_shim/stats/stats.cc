@@ -216,6 +216,7 @@ void stats_set_proc_describer(stat_proc_describer f)
 
 void stats_fill_info(stat_var_ *v, struct stat_info *o)
 {
+	o->size = sizeof(struct stat_info);
 	o->group = v->group.c_str();
 	o->name = v->name.c_str();
 	o->family = v->family.c_str();

@@ -12,6 +12,7 @@ extern "C" {
 #endif
 
 struct core_event_hooks {
+	unsigned int size; /* sizeof(struct core_event_hooks): checked */
 	/* A measured operation took longer than its threshold (µs):
 	 * source "msg processing" | "dns" | "tcp ops". */
 	void (*threshold)(const char *source, int time_us, const char *extra,
@@ -38,8 +39,10 @@ struct core_event_hooks {
 	            const char *message, int message_len);
 };
 
-/* Installs the hooks (copied). Call from load_f/init_f. */
-void shim_set_core_event_hooks(const struct core_event_hooks *hooks);
+/* Installs the hooks (copied). Call from load_f/init_f. One owner: 0, or
+ * -1 when another module's hooks are installed (NULL removes them; a
+ * struct of another size is refused). */
+int shim_set_core_event_hooks(const struct core_event_hooks *hooks);
 
 /* E_CORE_LOG suppression for the calling thread: while > 0, log lines do
  * not reach the `event` consumer (event_route runs, event senders). Returns

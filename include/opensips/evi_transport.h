@@ -1,5 +1,5 @@
 /* Event Interface, transport side (event_datagram, event_stream,
- * event_flatstore, and the built-in `route`).
+ * event_flatstore, event_virtual and the built-in `route`), ABI version 2.
  *
  * A transport registers an evi_export_t (usually in its init_f). The host
  * calls `parse` when a subscription names the transport's proto
@@ -7,22 +7,23 @@
  * existing subscriber, `print` for listings and `free` when a subscriber is
  * removed.
  *
- * `raise` is called on the host's event sender thread, never on the thread
- * that raised the event, with the host's copy of the parameters that lives
- * until `raise` returns. The copy is shared by the subscribers of that raise:
- * treat it as read-only (copy what you need to change). It must not block for long: a transport with slow
- * I/O (TCP) hands the payload to a thread of its own. Return 0 when the
- * event was delivered or handed on, < 0 when it failed (counted).
- *
- * Batching (optional, `flush`): the sender drains a subscriber's queue in
- * runs (up to 64 events per subscriber per round) and, after each run in
- * which it called `raise` for a socket, calls `flush(sock)` on the same
- * thread. While `evi_will_flush(sock)` returns non-zero, `raise` may keep
- * the encoded event and return 0; `flush` then sends what was kept and
- * returns how many of those events failed (the host moves them from
- * `delivered` to `failed`), 0 when all went out. Elsewhere (a test or any
- * other caller of `raise`) `evi_will_flush` is 0 and `raise` must deliver
- * before it returns. Transports without batching leave `flush` NULL. */
+ * Delivery: the host's event sender drains each subscriber's queue in runs
+ * and hands one run to `raise` in one call: an evi_delivery names the
+ * subscriber's socket, the events (in queue order, read-only, valid until
+ * `raise` returns) and an outcome slot per event, which `raise` fills
+ * before it returns:
+ *   EVI_OUTCOME_DELIVERED  sent, written, accepted by the peer;
+ *   EVI_OUTCOME_FAILED     could not be sent;
+ *   EVI_OUTCOME_DROPPED    given up without trying (overflow, too old);
+ *   EVI_OUTCOME_LATER      handed to a thread of the transport's own: it
+ *                          took a ticket with d->ticket(d, i) and settles it
+ *                          exactly once, from any thread, with
+ *                          t->settle(t, outcome) (which frees the ticket).
+ * Everything a transport needs is in the delivery context: it never asks
+ * the host where it is. `raise` runs on the sender thread (or on another
+ * transport's, for event_virtual's members) and must not block: slow I/O
+ * belongs on a thread of the transport's. Return 0, or -1 when nothing of
+ * the run could be handled (every outcome not set counts as failed). */
 #ifndef OPENSIPS_EVI_TRANSPORT_H
 #define OPENSIPS_EVI_TRANSPORT_H
 
@@ -47,42 +48,72 @@ typedef struct evi_reply_sock_ {
 	void *priv;                   /* transport-private data */
 } evi_reply_sock;
 
+/* The outcome of one event of a delivery. */
+enum evi_outcome {
+	EVI_OUTCOME_DELIVERED = 0,
+	EVI_OUTCOME_FAILED = 1,
+	EVI_OUTCOME_DROPPED = 2,
+	EVI_OUTCOME_LATER = 3,
+};
+
+typedef struct evi_event_ {
+	const str *name;               /* the event's name */
+	evi_params_t *params;          /* read-only: shared by the subscribers */
+} evi_event;
+
+/* A late outcome, for an event left EVI_OUTCOME_LATER. */
+typedef struct evi_ticket_ {
+	unsigned int size;             /* sizeof(evi_ticket) */
+	/* Exactly once, from any thread; frees the ticket. */
+	void (*settle)(struct evi_ticket_ *t, int outcome);
+} evi_ticket;
+
+typedef struct evi_delivery_ {
+	unsigned int size;             /* sizeof(evi_delivery) */
+	evi_reply_sock *sock;          /* the subscriber */
+	int count;                     /* events in this run */
+	const evi_event *events;       /* [count], queue order */
+	int *outcomes;                 /* [count], set by raise */
+	/* A ticket for event `index`, whose outcome the transport settles
+	 * later; NULL when the host cannot give one (the transport then sets
+	 * an outcome now). */
+	evi_ticket *(*ticket)(const struct evi_delivery_ *d, int index);
+	void *host;                    /* the host's, for ticket() */
+} evi_delivery;
+
 typedef struct evi_export_ {
-	str proto;                    /* "udp", "unix", "tcp", "flatstore" */
-	int (*raise)(struct sip_msg *msg, str *ev_name, evi_reply_sock *sock,
-	             evi_params_t *params);
+	unsigned int size;             /* sizeof(evi_export_t): checked */
+	str proto;                     /* "udp", "unix", "tcp", "flatstore" */
+	int (*raise)(evi_delivery *d);
 	evi_reply_sock *(*parse)(str socket);          /* NULL: bad socket */
 	int (*match)(evi_reply_sock *a, evi_reply_sock *b); /* 1 same */
 	void (*free)(evi_reply_sock *sock);
 	str (*print)(evi_reply_sock *sock);           /* owned by the sock */
 	unsigned int flags;
-	/* Added last, so initialisers without it stay valid (NULL: none; in
-	 * C++ the default initialiser also keeps -Wmissing-field-initializers
-	 * quiet). Sends what `raise` kept for `sock`; returns how many of
-	 * those events failed (>= 0). Called on the sender thread, see above. */
-	int (*flush)(evi_reply_sock *sock)
-#ifdef __cplusplus
-	    = nullptr
-#endif
-	    ;
 } evi_export_t;
 
-/* Late outcomes, for a transport that finishes delivery on a thread of its
- * own (event_stream): during `raise`, take a reference on the subscriber's
- * counters; the host then counts nothing for this raise. When the outcome
- * is known, report it exactly once (ok = 1 delivered, 0 failed), then
- * release the reference. Counters only grow. The reference stays valid
- * after the subscriber is removed. NULL outside `raise`. */
-void *evi_stats_ref(evi_reply_sock *sock);
-void evi_stats_report(void *ref, int ok);
-void evi_stats_unref(void *ref);
+/* Sets every outcome of `d` (a whole run answered the same way). */
+static inline void evi_delivery_set_all(evi_delivery *d, int outcome)
+{
+	for (int i = 0; i < d->count; i++)
+		d->outcomes[i] = outcome;
+}
 
-/* Non-zero when the caller of `raise` (the host's sender, during a run for
- * this socket) will call the transport's `flush(sock)` before that run
- * ends, so `raise` may defer the send. 0 anywhere else. */
-int evi_will_flush(evi_reply_sock *sock);
+/* For a transport that handles events one at a time: one(sock, name,
+ * params) per event, >= 0 delivered, < 0 failed. Returns 0. */
+static inline int evi_deliver_each(evi_delivery *d,
+                                   int (*one)(evi_reply_sock *sock, const str *name,
+                                              evi_params_t *params))
+{
+	for (int i = 0; i < d->count; i++)
+		d->outcomes[i] = one(d->sock, d->events[i].name, d->events[i].params) < 0
+		                     ? EVI_OUTCOME_FAILED
+		                     : EVI_OUTCOME_DELIVERED;
+	return 0;
+}
 
-/* 0 / -1 (duplicate proto). Call from load_f or init_f. */
+/* 0 / -1 (duplicate proto, or an evi_export_t of another size: a module
+ * built against another ABI). Call from load_f or init_f. */
 int register_event_mod(const evi_export_t *ev);
 
 /* The JSON-RPC notification of spec §2.6 written into buf (compact, no

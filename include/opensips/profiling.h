@@ -139,6 +139,7 @@ typedef int (*shim_prof_deliver_f)(const struct shim_prof_record *rec,
                                    void *param);
 
 struct shim_prof_sink {
+	unsigned int size;       /* sizeof(struct shim_prof_sink): checked */
 	event_id_t proc_event;   /* E_PROFILING_PROC: its subscribers gate PROC */
 	event_id_t script_event; /* E_PROFILING_SCRIPT: gates SCRIPT */
 	shim_prof_deliver_f deliver;
@@ -146,8 +147,9 @@ struct shim_prof_sink {
 	unsigned int max_rate;   /* records handed over per second; 0 = no cap */
 };
 /* Installs (copies) the sink, or removes it (NULL). Call from init_f or
- * destroy_f. Without a sink nothing is recorded. */
-void shim_prof_set_sink(const struct shim_prof_sink *sink);
+ * destroy_f. Without a sink nothing is recorded. One owner: 0, or -1 when
+ * a sink is installed already or the struct has another size. */
+int shim_prof_set_sink(const struct shim_prof_sink *sink);
 
 /* Counters, summed over every thread. */
 struct shim_prof_totals {

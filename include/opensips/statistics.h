@@ -99,6 +99,7 @@ stat_var *get_stat(const char *name);
 
 /* ---- for exporters ---- */
 struct stat_info {
+	unsigned int size;   /* sizeof(struct stat_info) */
 	const char *group;
 	const char *name;    /* the MI name, without the group */
 	const char *family;  /* per-thread and per-item: the family; else name */

@@ -40,6 +40,7 @@ typedef void (*sr_walk_cb)(const str *group, const str *identifier,
 #define SR_API_NAME "status_report"
 
 struct sr_api {
+	unsigned int size; /* sizeof(struct sr_api): checked by load_sr_api */
 	/* group handle or NULL (duplicate, no memory) */
 	void *(*register_group)(const char *name, int len, int is_public);
 	void *(*get_group_by_name)(const char *name, int len);
@@ -70,8 +71,8 @@ struct sr_api {
 static inline int load_sr_api(struct sr_api *api)
 {
 	const struct sr_api *p = (const struct sr_api *)shim_find_api(SR_API_NAME);
-	if (!p)
-		return -1;
+	if (!p || p->size != sizeof(struct sr_api))
+		return -1; /* absent, or built against another ABI */
 	*api = *p;
 	return 0;
 }

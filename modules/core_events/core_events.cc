@@ -229,6 +229,7 @@ void on_sr_status(const str *group, const str *identifier, int status,
 }
 
 const struct core_event_hooks hooks = {
+	sizeof(struct core_event_hooks),
 	on_threshold,       /* threshold */
 	on_pkg_threshold,   /* pkg_threshold */
 	on_shm_threshold,   /* shm_threshold */
@@ -280,7 +281,8 @@ int mod_init()
 		return -1;
 	}
 
-	shim_set_core_event_hooks(&hooks);
+	if (shim_set_core_event_hooks(&hooks) < 0)
+		return -1;
 	return 0;
 }
 

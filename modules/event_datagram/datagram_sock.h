@@ -3,8 +3,7 @@
 // A subscriber socket is a dgram_sock; the host only sees its embedded
 // evi_reply_sock (`rs`, whose priv points back at the dgram_sock). Sockets
 // are immutable after parse except for the failure counters, so `raise` may
-// run on any thread without a lock; batching (`flush`, `batch_failed`) is
-// only used on the host's sender thread.
+// run on any thread without a lock (its batch is the calling thread's).
 #pragma once
 
 #include <atomic>
@@ -35,8 +34,6 @@ struct dgram_sock {
 	std::atomic<unsigned long> failed{0};
 	std::atomic<unsigned long> failed_unlogged{0};
 	std::atomic<time_t> last_log{0};
-	// failures of batched sends not yet returned by flush (sender thread)
-	int batch_failed = 0;
 };
 
 // The transport callbacks (also reachable by the unit tests).
@@ -45,10 +42,8 @@ evi_reply_sock *parse_unix(str socket);
 int match(evi_reply_sock *a, evi_reply_sock *b);
 void free_sock(evi_reply_sock *sock);
 str print(evi_reply_sock *sock);
-int raise(struct sip_msg *msg, str *ev_name, evi_reply_sock *sock,
-          evi_params_t *params);
-// Sends what `raise` batched for `sock` (sendmmsg); returns the failures.
-int flush(evi_reply_sock *sock);
+// A run of events to one socket, one sendmmsg (ABI v2).
+int raise(evi_delivery *d);
 
 // Opens the two sending sockets (idempotent). 0 / -1.
 int open_senders();

@@ -2,10 +2,9 @@
 // (spec §2.6). One JSON-RPC notification per event, one datagram per
 // notification, fire-and-forget: MSG_DONTWAIT on a shared unconnected
 // socket, so a slow or absent reader costs a failed send and never blocks
-// the host's event sender thread. On the host's sender `raise` only encodes
-// into a per-thread batch and `flush` (called after each run of up to 64
-// events of one subscriber) sends the batch with one sendmmsg; called
-// anywhere else, `raise` sends at once with sendto.
+// the host's event sender thread. `raise` gets a run of up to 64 events of
+// one subscriber (ABI v2) and sends them with one sendmmsg, setting each
+// event's outcome from what the kernel took.
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdlib>
@@ -80,33 +79,14 @@ void note_failure(dgram_sock *ds, const char *why, int err)
 
 namespace {
 
-// Sends one datagram now: 0, or -1 (counted and logged as a failure).
-int send_now(dgram_sock *ds, int fd, const char *buf, int len)
-{
-	ssize_t n;
-	do {
-		n = sendto(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL,
-		           (const struct sockaddr *)&ds->addr, ds->addr_len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		// ECONNREFUSED / ENOENT: nobody reads that unix path; EAGAIN: the
-		// reader's queue is full. Either way the event is lost, and counted.
-		note_failure(ds, "sendto", errno);
-		return -1;
-	}
-	return 0;
-}
-
-// The sender thread's batch: the events `raise` kept for one socket while
-// the host will call `flush` for it (evi_will_flush), encoded back to back
-// into one arena and sent with one sendmmsg. Order is the raise order.
+// A run's datagrams, encoded back to back into one arena and sent with
+// sendmmsg: scratch space of the calling thread, empty between calls.
 struct batch {
 	static constexpr int max_msgs = 64;
 	static constexpr size_t arena_size = 256 * 1024; // >= max_event_len
-	dgram_sock *owner = nullptr;
-	int fd = -1;
 	int n = 0;
 	size_t used = 0;
+	int event[max_msgs]; // the delivery's index of each message
 	struct mmsghdr msgs[max_msgs];
 	struct iovec iov[max_msgs];
 	char arena[arena_size];
@@ -116,20 +96,20 @@ thread_local batch *t_batch = nullptr;
 batch *my_batch()
 {
 	if (!t_batch)
-		t_batch = new (std::nothrow) batch; // one per sender thread, kept
+		t_batch = new (std::nothrow) batch; // one per calling thread, kept
 	return t_batch;
 }
 
-// Sends what the batch holds; returns how many of its events failed.
-int send_batch(batch *b)
+// Sends what the batch holds and sets the outcome of each of its events.
+void send_batch(batch *b, dgram_sock *ds, int fd, int *outcomes)
 {
-	dgram_sock *ds = b->owner;
-	int failed = 0;
 	int i = 0;
 	while (i < b->n) {
-		int r = sendmmsg(b->fd, &b->msgs[i], (unsigned int)(b->n - i),
+		int r = sendmmsg(fd, &b->msgs[i], (unsigned int)(b->n - i),
 		                 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r > 0) {
+			for (int k = i; k < i + r; k++)
+				outcomes[b->event[k]] = EVI_OUTCOME_DELIVERED;
 			i += r;
 			continue;
 		}
@@ -138,13 +118,11 @@ int send_batch(batch *b)
 		// message i failed (a full reader queue, nobody on a unix path):
 		// lost and counted, as one failed sendto; the rest still tried
 		note_failure(ds, "sendto", r < 0 ? errno : EAGAIN);
-		failed++;
+		outcomes[b->event[i]] = EVI_OUTCOME_FAILED;
 		i++;
 	}
 	b->n = 0;
 	b->used = 0;
-	b->owner = nullptr;
-	return failed;
 }
 
 } // namespace
@@ -239,10 +217,7 @@ int match(evi_reply_sock *a, evi_reply_sock *b)
 
 void free_sock(evi_reply_sock *sock)
 {
-	dgram_sock *ds = from_rs(sock);
-	if (ds && t_batch && t_batch->owner == ds)
-		send_batch(t_batch); // never left pointing at a freed socket
-	delete ds;
+	delete from_rs(sock);
 }
 
 str print(evi_reply_sock *sock)
@@ -254,74 +229,53 @@ str print(evi_reply_sock *sock)
 }
 
 
-int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *params)
+int raise(evi_delivery *d)
 {
-	dgram_sock *ds = from_rs(sock);
-	if (!ds || !ev_name)
-		return -1;
-	int fd = (ds->k == kind::udp ? g_udp_fd : g_unix_fd).load(std::memory_order_acquire);
-	if (fd < 0) {
-		note_failure(ds, "no sending socket", 0);
+	dgram_sock *ds = from_rs(d->sock);
+	if (!ds) {
+		evi_delivery_set_all(d, EVI_OUTCOME_FAILED);
 		return -1;
 	}
-	batch *b = evi_will_flush(sock) ? my_batch() : nullptr;
+	int fd = (ds->k == kind::udp ? g_udp_fd : g_unix_fd).load(std::memory_order_acquire);
+	batch *b = fd >= 0 ? my_batch() : nullptr;
 	if (!b) {
-		// One buffer per thread: the payload never goes to the heap.
-		static thread_local char buf[max_event_len];
-		int len = evi_build_payload(params, ev_name, 0, nullptr, nullptr, buf,
-		                            (int)sizeof buf);
+		note_failure(ds, fd < 0 ? "no sending socket" : "out of memory", 0);
+		evi_delivery_set_all(d, EVI_OUTCOME_FAILED);
+		return -1;
+	}
+	for (int i = 0; i < d->count; i++) {
+		const evi_event &ev = d->events[i];
+		size_t room = batch::arena_size - b->used;
+		if (room > (size_t)max_event_len)
+			room = max_event_len; // the limit of one datagram
+		int len = evi_build_payload(ev.params, ev.name, 0, nullptr, nullptr,
+		                            b->arena + b->used, (int)room);
+		if (len < 0 && b->n && room < (size_t)max_event_len) {
+			send_batch(b, ds, fd, d->outcomes); // full arena: make room
+			len = evi_build_payload(ev.params, ev.name, 0, nullptr, nullptr, b->arena,
+			                        max_event_len);
+		}
 		if (len < 0) {
 			note_failure(ds, "event larger than 65457 bytes", 0);
-			return -1;
+			d->outcomes[i] = EVI_OUTCOME_FAILED;
+			continue;
 		}
-		return send_now(ds, fd, buf, len);
+		int m = b->n++;
+		b->event[m] = i;
+		b->iov[m].iov_base = b->arena + b->used;
+		b->iov[m].iov_len = (size_t)len;
+		memset(&b->msgs[m], 0, sizeof b->msgs[m]);
+		b->msgs[m].msg_hdr.msg_name = &ds->addr;
+		b->msgs[m].msg_hdr.msg_namelen = ds->addr_len;
+		b->msgs[m].msg_hdr.msg_iov = &b->iov[m];
+		b->msgs[m].msg_hdr.msg_iovlen = 1;
+		b->used += (size_t)len;
+		if (b->n == batch::max_msgs)
+			send_batch(b, ds, fd, d->outcomes);
 	}
-	// Another socket's batch still open (not expected: the host flushes
-	// after each run): send it; its failures wait for that socket's flush.
-	if (b->owner && b->owner != ds)
-		b->owner->batch_failed += send_batch(b);
-	size_t room = batch::arena_size - b->used;
-	if (room > (size_t)max_event_len)
-		room = max_event_len; // the same limit as one unbatched event
-	int len = evi_build_payload(params, ev_name, 0, nullptr, nullptr,
-	                            b->arena + b->used, (int)room);
-	if (len < 0 && b->n && room < (size_t)max_event_len) {
-		ds->batch_failed += send_batch(b); // full arena: make room
-		len = evi_build_payload(params, ev_name, 0, nullptr, nullptr, b->arena,
-		                        max_event_len);
-	}
-	if (len < 0) {
-		note_failure(ds, "event larger than 65457 bytes", 0);
-		return -1;
-	}
-	if (b->n == 0) {
-		b->owner = ds;
-		b->fd = fd;
-	}
-	int i = b->n++;
-	b->iov[i].iov_base = b->arena + b->used;
-	b->iov[i].iov_len = (size_t)len;
-	memset(&b->msgs[i], 0, sizeof b->msgs[i]);
-	b->msgs[i].msg_hdr.msg_name = &ds->addr;
-	b->msgs[i].msg_hdr.msg_namelen = ds->addr_len;
-	b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
-	b->msgs[i].msg_hdr.msg_iovlen = 1;
-	b->used += (size_t)len;
-	if (b->n == batch::max_msgs)
-		ds->batch_failed += send_batch(b);
+	if (b->n)
+		send_batch(b, ds, fd, d->outcomes);
 	return 0;
-}
-
-int flush(evi_reply_sock *sock)
-{
-	dgram_sock *ds = from_rs(sock);
-	if (!ds)
-		return 0;
-	int failed = ds->batch_failed;
-	ds->batch_failed = 0;
-	if (t_batch && t_batch->owner == ds)
-		failed += send_batch(t_batch);
-	return failed;
 }
 
 int open_senders()
@@ -356,6 +310,7 @@ void close_senders()
 }
 
 const evi_export_t udp_export = {
+	sizeof(evi_export_t), /* size */
 	str_init("udp"), /* proto */
 	raise,           /* raise */
 	parse_udp,       /* parse */
@@ -363,10 +318,10 @@ const evi_export_t udp_export = {
 	free_sock,       /* free */
 	print,           /* print */
 	0,               /* flags */
-	flush,           /* flush: batched sends (sendmmsg) */
 };
 
 const evi_export_t unix_export = {
+	sizeof(evi_export_t), /* size */
 	str_init("unix"), /* proto */
 	raise,            /* raise */
 	parse_unix,       /* parse */
@@ -374,7 +329,6 @@ const evi_export_t unix_export = {
 	free_sock,        /* free */
 	print,            /* print */
 	0,                /* flags */
-	flush,            /* flush: batched sends (sendmmsg) */
 };
 
 } // namespace evdgram

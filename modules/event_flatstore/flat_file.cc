@@ -410,11 +410,9 @@ void raise_rotation(const rotation &r)
 	evi_raise_event(g_rotation_ev, p);
 }
 
-int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *params)
+// One line for one event, one writev: 0, or -1 (counted as failed).
+int write_one(flat_sock *fs, const str *ev_name, evi_params_t *params)
 {
-	flat_sock *fs = from_rs(sock);
-	if (!fs)
-		return -1;
 	std::shared_ptr<flat_file> f = fs->file;
 	static thread_local std::string scratch;
 	std::vector<struct iovec> iov = format_line(ev_name, params, scratch);
@@ -472,6 +470,20 @@ int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *pa
 	if (rotated)
 		raise_rotation(rot);
 	return rc;
+}
+
+int raise(evi_delivery *d)
+{
+	flat_sock *fs = from_rs(d->sock);
+	if (!fs) {
+		evi_delivery_set_all(d, EVI_OUTCOME_FAILED);
+		return -1;
+	}
+	for (int i = 0; i < d->count; i++)
+		d->outcomes[i] = write_one(fs, d->events[i].name, d->events[i].params) < 0
+		                     ? EVI_OUTCOME_FAILED
+		                     : EVI_OUTCOME_DELIVERED;
+	return 0;
 }
 
 int rotate_path(const std::string &path)
@@ -534,8 +546,9 @@ void close_all()
 }
 
 const evi_export_t flatstore_export = {
+	sizeof(evi_export_t),  /* size */
 	str_init("flatstore"), /* proto */
-	raise,                 /* raise: one line, one writev */
+	raise,                 /* raise: a line per event, one writev each */
 	parse,                 /* parse */
 	match,                 /* match */
 	free_sock,             /* free */

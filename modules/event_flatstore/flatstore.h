@@ -70,8 +70,7 @@ evi_reply_sock *parse(str socket);
 int match(evi_reply_sock *a, evi_reply_sock *b);
 void free_sock(evi_reply_sock *sock);
 str print(evi_reply_sock *sock);
-int raise(struct sip_msg *msg, str *ev_name, evi_reply_sock *sock,
-          evi_params_t *params);
+int raise(evi_delivery *d); // ABI v2: a line per event
 
 extern const evi_export_t flatstore_export;
 

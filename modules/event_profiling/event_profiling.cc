@@ -269,9 +269,10 @@ int mod_init()
 	}
 	if (register_timer("event_profiling drops", drop_report, nullptr, 10) < 0)
 		return -1;
-	shim_prof_sink sink{ev_proc, ev_script, deliver, nullptr,
+	shim_prof_sink sink{sizeof(shim_prof_sink), ev_proc, ev_script, deliver, nullptr,
 	                    (unsigned int)max_rate};
-	shim_prof_set_sink(&sink);
+	if (shim_prof_set_sink(&sink) < 0)
+		return -1;
 	return 0;
 }
 

@@ -142,11 +142,14 @@ str print(evi_reply_sock *sock)
 	return str{ss->printed.data(), (int)ss->printed.size()};
 }
 
-int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *params)
+// One event handed to the Sender: its outcome comes later, through the
+// ticket (EVI_OUTCOME_LATER), or now when it cannot be sent at all.
+int raise_one(stream_sock *ss, const evi_delivery *d, int i)
 {
-	stream_sock *ss = from_rs(sock);
-	if (!ss || !ev_name)
-		return -1;
+	str *ev_name = (str *)d->events[i].name;
+	evi_params_t *params = d->events[i].params;
+	if (!ev_name)
+		return EVI_OUTCOME_FAILED;
 	// Grown on demand (E_CORE_THRESHOLD carries a whole SIP message), kept
 	// per sender thread; back to its usual size after a large event, so one
 	// 4 MB event does not pin 4 MB for the life of the host.
@@ -168,7 +171,7 @@ int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *pa
 		LM_ERR("event %.*s is larger than %zu bytes: not sent to tcp:%s\n",
 		       ev_name->len, ev_name->s, max_payload, ss->printed.c_str());
 		std::vector<char>(buf_keep).swap(buf);
-		return -1;
+		return EVI_OUTCOME_FAILED;
 	}
 	job j;
 	j.dest = ss->addr;
@@ -176,11 +179,29 @@ int raise(struct sip_msg *, str *ev_name, evi_reply_sock *sock, evi_params_t *pa
 	if (buf.size() > buf_keep)
 		std::vector<char>(buf_keep).swap(buf);
 	j.id = id;
-	j.ref = stat_ref(evi_stats_ref(sock));
-	return sender_enqueue(std::move(j));
+	evi_ticket *t = d->ticket ? d->ticket(d, i) : nullptr;
+	j.ref = stat_ref(t);
+	int rc = sender_enqueue(std::move(j)); // a refused job settles as failed
+	if (t)
+		return EVI_OUTCOME_LATER;
+	return rc < 0 ? EVI_OUTCOME_FAILED : EVI_OUTCOME_DELIVERED;
 }
 
+int raise(evi_delivery *d)
+{
+	stream_sock *ss = from_rs(d->sock);
+	if (!ss) {
+		evi_delivery_set_all(d, EVI_OUTCOME_FAILED);
+		return -1;
+	}
+	for (int i = 0; i < d->count; i++)
+		d->outcomes[i] = raise_one(ss, d, i);
+	return 0;
+}
+
+
 const evi_export_t tcp_export = {
+	sizeof(evi_export_t), /* size */
 	str_init("tcp"), /* proto */
 	raise,           /* raise: hands the payload to the Sender */
 	parse,           /* parse */

@@ -49,8 +49,7 @@ evi_reply_sock *parse(str socket);
 int match(evi_reply_sock *a, evi_reply_sock *b);
 void free_sock(evi_reply_sock *sock);
 str print(evi_reply_sock *sock);
-int raise(struct sip_msg *msg, str *ev_name, evi_reply_sock *sock,
-          evi_params_t *params);
+int raise(evi_delivery *d); // ABI v2: one run, outcomes LATER (tickets)
 
 extern const evi_export_t tcp_export;
 
@@ -61,45 +60,35 @@ int next_id();
 
 // ---- the Sender ----
 
-// The host's counters of the subscriber an event was raised for
-// (evi_stats_ref): the Sender reports the final outcome (written or
-// acknowledged: ok; lost: fail), so `evi:subscriber_stats` counts it.
-// Move-only; released on destruction (uncounted: host shutdown).
+// The late outcome of one event (ABI v2: the ticket the host handed out
+// for it): the Sender settles it when the outcome is known (written or
+// acknowledged: ok; lost: fail). Move-only; one that is destroyed unsettled
+// (host shutdown) settles as failed, so every event is counted once.
 struct stat_ref {
-	void *p = nullptr;
+	evi_ticket *t = nullptr;
 	stat_ref() = default;
-	explicit stat_ref(void *ref) : p(ref) {}
-	stat_ref(stat_ref &&o) noexcept : p(o.p) { o.p = nullptr; }
+	explicit stat_ref(evi_ticket *ticket) : t(ticket) {}
+	stat_ref(stat_ref &&o) noexcept : t(o.t) { o.t = nullptr; }
 	stat_ref &operator=(stat_ref &&o) noexcept
 	{
 		if (this != &o) {
-			release();
-			p = o.p;
-			o.p = nullptr;
+			fail();
+			t = o.t;
+			o.t = nullptr;
 		}
 		return *this;
 	}
 	stat_ref(const stat_ref &) = delete;
 	stat_ref &operator=(const stat_ref &) = delete;
-	~stat_ref() { release(); }
-	void fail()
+	~stat_ref() { fail(); }
+	void settle(int outcome)
 	{
-		if (p)
-			evi_stats_report(p, 0);
-		release();
+		if (t)
+			t->settle(t, outcome);
+		t = nullptr;
 	}
-	void ok()
-	{
-		if (p)
-			evi_stats_report(p, 1);
-		release();
-	}
-	void release()
-	{
-		if (p)
-			evi_stats_unref(p);
-		p = nullptr;
-	}
+	void fail() { settle(EVI_OUTCOME_FAILED); }
+	void ok() { settle(EVI_OUTCOME_DELIVERED); }
 };
 
 struct job {

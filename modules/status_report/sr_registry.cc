@@ -653,6 +653,7 @@ void api_walk(sr_walk_cb cb, void *param)
 } // namespace
 
 const struct sr_api api_table = {
+	sizeof(struct sr_api),              /* size */
 	api_register_group,                 /* register_group */
 	api_get_group_by_name,              /* get_group_by_name */
 	api_register_identifier,            /* register_identifier */

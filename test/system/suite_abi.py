@@ -56,3 +56,28 @@ def run(runner):
         name = os.path.basename(m)
         runner.run("abi.%s exports only 'exports'" % name, check_exports, m)
         runner.run("abi.%s carries the host version" % name, check_version, m)
+
+    def refuse_v1():
+        so = os.path.join(H.BUILD_DIR, "test-modules", "abi1mod.so")
+        if not os.path.exists(so):
+            raise TestFailure("%s not built" % so)
+        import tempfile
+        d = tempfile.mkdtemp(prefix="shim-abi1-")
+        cfg = os.path.join(d, "abi1.cfg")
+        with open(cfg, "w") as f:
+            f.write('log_level = 3\nstderror_enabled = yes\n'
+                    'socket = udp:127.0.0.1:%d\nloadmodule "%s"\n'
+                    'route { exit; }\n' % (H.free_port(), so))
+        try:
+            p = subprocess.run([H.BIN, "-F", "-f", cfg, "-w", d], capture_output=True,
+                               timeout=10, stdin=subprocess.DEVNULL)
+            out = (p.stdout + p.stderr).decode(errors="replace")
+            if p.returncode == 0:
+                raise TestFailure("a version-1 module was loaded")
+            want = ("abi1.cfg:4: module 'abi1mod' (%s) refused: built for ABI "
+                    "'shim-abi-1', this host is 'shim-abi-2'" % so)
+            if want not in out:
+                raise TestFailure("expected %r in:\n%s" % (want, out[-800:]))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    runner.run("abi.a version-1 module is refused, naming both versions", refuse_v1)

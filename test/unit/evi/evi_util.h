@@ -58,7 +58,7 @@ inline str t_print(evi_reply_sock *s)
 	auto *t = (tsock *)s;
 	return str{t->addr.data(), (int)t->addr.size()};
 }
-inline int t_raise(struct sip_msg *, str *ev, evi_reply_sock *s, evi_params_t *p)
+inline int t_raise_one(evi_reply_sock *s, const str *ev, evi_params_t *p)
 {
 	char buf[8192];
 	int n = evi_build_payload(p, ev, 0, nullptr, ev, buf, sizeof(buf));
@@ -67,13 +67,14 @@ inline int t_raise(struct sip_msg *, str *ev, evi_reply_sock *s, evi_params_t *p
 	g_got.push_back({((tsock *)s)->addr, std::string(buf, (size_t)n)});
 	return g_fail ? -1 : 0;
 }
+inline int t_raise(evi_delivery *d) { return evi_deliver_each(d, t_raise_one); }
 
 inline void register_transports()
 {
-	static evi_export_t t = {{(char *)"t", 1}, t_raise, t_parse, t_match,
-	                         t_free, t_print, 0};
-	static evi_export_t n = {{(char *)"n", 1}, t_raise, n_parse, t_match,
-	                         t_free, t_print, 0};
+	static evi_export_t t = {sizeof(evi_export_t), {(char *)"t", 1}, t_raise, t_parse,
+	                         t_match, t_free, t_print, 0};
+	static evi_export_t n = {sizeof(evi_export_t), {(char *)"n", 1}, t_raise, n_parse,
+	                         t_match, t_free, t_print, 0};
 	register_event_mod(&t);
 	register_event_mod(&n);
 }
@@ -82,8 +83,8 @@ inline void register_transports()
 inline void register_proto(const char *proto)
 {
 	static std::deque<evi_export_t> keep; // reachable: not a leak
-	keep.push_back(evi_export_t{{(char *)proto, (int)strlen(proto)}, t_raise,
-	                            t_parse, t_match, t_free, t_print, 0});
+	keep.push_back(evi_export_t{sizeof(evi_export_t), {(char *)proto, (int)strlen(proto)},
+	                            t_raise, t_parse, t_match, t_free, t_print, 0});
 	register_event_mod(&keep.back());
 }
 

@@ -306,52 +306,63 @@ void nested_limit(void **)
 
 } // namespace
 
-// A batching transport "b": raise keeps the payload while the host will
-// flush (evi_will_flush), flush delivers the run and reports failures.
-std::vector<std::string> g_kept;
+// A v2 transport "b": records each run's size, and answers per event what
+// g_plan says (cycled): delivered, failed, dropped, or later through a
+// ticket that the test settles afterwards, from another thread.
 std::vector<size_t> g_runs;
-int g_flush_fail = 0;
-int g_unbatched = 0;
-int b_raise(struct sip_msg *, str *ev, evi_reply_sock *s, evi_params_t *p)
+std::vector<int> g_plan;
+std::vector<evi_ticket *> g_tickets;
+size_t g_next = 0;
+int b_raise(evi_delivery *d)
 {
-	char buf[512];
-	int n = evi_build_payload(p, ev, 0, nullptr, nullptr, buf, sizeof(buf));
-	if (n < 0) return -1;
-	if (!evi_will_flush(s)) {
-		g_unbatched++;
-		return 0;
+	assert_int_equal(d->size, sizeof(evi_delivery));
+	g_runs.push_back((size_t)d->count);
+	for (int i = 0; i < d->count; i++) {
+		char buf[512];
+		int n = evi_build_payload(d->events[i].params, d->events[i].name, 0, nullptr,
+		                          nullptr, buf, sizeof(buf));
+		assert_true(n > 0);
+		{
+			std::lock_guard<std::mutex> lk(g_mu);
+			g_got.push_back({((tsock *)d->sock)->addr, std::string(buf, (size_t)n)});
+		}
+		int o = g_plan.empty() ? EVI_OUTCOME_DELIVERED : g_plan[g_next++ % g_plan.size()];
+		if (o == EVI_OUTCOME_LATER) {
+			evi_ticket *t = d->ticket(d, i);
+			assert_non_null(t);
+			assert_int_equal(t->size, sizeof(evi_ticket));
+			g_tickets.push_back(t);
+		}
+		d->outcomes[i] = o;
 	}
-	g_kept.emplace_back(buf, (size_t)n);
 	return 0;
 }
-int b_flush(evi_reply_sock *s)
+
+shim::evi_subscriber_stat stat_of(event_id_t id, const char *socket)
 {
-	assert_true(evi_will_flush(s)); // still inside the run
-	g_runs.push_back(g_kept.size());
-	std::lock_guard<std::mutex> lk(g_mu);
-	for (auto &k : g_kept) g_got.push_back({((tsock *)s)->addr, k});
-	g_kept.clear();
-	int f = g_flush_fail;
-	g_flush_fail = 0;
-	return f;
+	for (auto &st : shim::evi_subscriber_stats(id))
+		if (st.socket == socket)
+			return st;
+	return {};
 }
 
-void batched_flush(void **)
+void batched_delivery(void **)
 {
-	static evi_export_t b = {{(char *)"b", 1}, b_raise, t_parse, t_match,
-	                         t_free, t_print, 0, b_flush};
+	static evi_export_t b = {sizeof(evi_export_t), {(char *)"b", 1}, b_raise, t_parse,
+	                         t_match, t_free, t_print, 0};
 	assert_int_equal(register_event_mod(&b), 0);
 	event_id_t id = publish("E_BATCH");
 	assert_int_equal(subscribe("E_BATCH", "b:one", 60, true), 0);
 	assert_int_equal(subscribe("E_BATCH", "t:two", 60, true), 0);
 	g_runs.clear();
+	g_plan.clear();
 	for (int i = 0; i < 150; i++) {
 		evi_params_p p = evi_get_params();
 		evi_param_add_int(p, nullptr, &i);
 		assert_int_equal(evi_raise_event(id, p), 0);
 	}
 	assert_int_equal(drain(), 300);
-	// runs of at most 64 per subscriber, each one flush, in order
+	// one call per run of at most 64 events of one subscriber, in order
 	assert_int_equal(g_runs.size(), 3);
 	assert_int_equal(g_runs[0], 64);
 	assert_int_equal(g_runs[1], 64);
@@ -364,25 +375,53 @@ void batched_flush(void **)
 		assert_string_equal(one[(size_t)i].c_str(),
 		                    ("{\"jsonrpc\":\"2.0\",\"method\":\"E_BATCH\",\"params\":[" +
 		                     std::to_string(i) + "]}").c_str());
-	// failures reported by flush move from delivered to failed
-	g_flush_fail = 2;
-	for (int i = 0; i < 5; i++) evi_raise_event(id, nullptr);
+	assert_int_equal(stat_of(id, "b:one").delivered, 150);
+	// per-event outcomes: failed and dropped counted as such, later ones
+	// in flight until their tickets settle, from any thread
+	g_plan = {EVI_OUTCOME_DELIVERED, EVI_OUTCOME_FAILED, EVI_OUTCOME_DROPPED,
+	          EVI_OUTCOME_LATER};
+	g_next = 0;
+	for (int i = 0; i < 8; i++) evi_raise_event(id, nullptr);
 	drain();
-	unsigned long long d1 = 0, f1 = 0;
-	for (auto &st : shim::evi_subscriber_stats(id))
-		if (st.socket == "b:one") {
-			d1 = st.delivered;
-			f1 = st.failed;
-		}
-	assert_int_equal(d1, 153);
-	assert_int_equal(f1, 2);
-	// outside the host's runs, evi_will_flush is 0: raise must send now
-	tsock ts;
-	ts.sock = evi_reply_sock{0, 0, 0, nullptr};
-	str ev = str_init("E_BATCH");
-	assert_int_equal(evi_will_flush(&ts.sock), 0);
-	assert_int_equal(b_raise(nullptr, &ev, &ts.sock, nullptr), 0);
-	assert_int_equal(g_unbatched, 1);
+	auto st = stat_of(id, "b:one");
+	assert_int_equal(st.delivered, 152);
+	assert_int_equal(st.failed, 2);
+	assert_int_equal(st.dropped, 2);
+	assert_int_equal(st.inflight, 2);
+	assert_int_equal(g_tickets.size(), 2);
+	std::thread([] {
+		g_tickets[0]->settle(g_tickets[0], EVI_OUTCOME_DELIVERED);
+		g_tickets[1]->settle(g_tickets[1], EVI_OUTCOME_FAILED);
+	}).join();
+	g_tickets.clear();
+	st = stat_of(id, "b:one");
+	assert_int_equal(st.delivered, 153);
+	assert_int_equal(st.failed, 3);
+	assert_int_equal(st.inflight, 0);
+	// a ticket settled after its subscriber is gone still counts (totals
+	// per event and transport)
+	g_plan = {EVI_OUTCOME_LATER};
+	evi_raise_event(id, nullptr);
+	drain();
+	assert_int_equal(g_tickets.size(), 1);
+	assert_int_equal(subscribe("E_BATCH", "b:one", 0, true), 0); // unsubscribe
+	drain();
+	g_tickets[0]->settle(g_tickets[0], EVI_OUTCOME_DELIVERED);
+	g_tickets.clear();
+	unsigned long long total = 0;
+	for (auto &c : shim::evi_counters())
+		if (c.event == "E_BATCH" && c.transport == "b")
+			total = c.delivered;
+	assert_int_equal(total, 154);
+	g_plan.clear();
+}
+
+void wrong_abi_refused(void **)
+{
+	// a transport built against another evi_export_t layout
+	static evi_export_t old = {sizeof(evi_export_t) - 8, {(char *)"old", 3}, b_raise,
+	                           t_parse, t_match, t_free, t_print, 0};
+	assert_int_equal(register_event_mod(&old), -1);
 }
 
 int main()
@@ -395,7 +434,8 @@ int main()
 	    cmocka_unit_test_setup(newest_first_and_match, setup),
 	    cmocka_unit_test_setup(expiry_rules, setup),
 	    cmocka_unit_test_setup(queue_full_drops, setup),
-	    cmocka_unit_test_setup(batched_flush, setup),
+	    cmocka_unit_test_setup(batched_delivery, setup),
+	    cmocka_unit_test_setup(wrong_abi_refused, setup),
 	    cmocka_unit_test_setup(concurrent_order, setup),
 	    cmocka_unit_test_setup(nested_limit, setup),
 	};

@@ -69,6 +69,7 @@ int setup(void **)
 	log_apply_cfg();
 	log_set_global_level(L_DBG);
 	core_event_hooks h{};
+	h.size = sizeof h;
 	h.log = fake_log;
 	shim_set_core_event_hooks(&h);
 	return 0;

@@ -46,8 +46,10 @@ void allocating_shm(int usage, int threshold, int used, int size)
 void install(bool allocating = false)
 {
 	core_event_hooks h{};
+	h.size = sizeof h;
 	h.shm_threshold = allocating ? allocating_shm : fake_shm;
 	h.pkg_threshold = fake_pkg;
+	shim_set_core_event_hooks(nullptr);
 	shim_set_core_event_hooks(&h);
 }
 

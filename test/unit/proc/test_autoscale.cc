@@ -174,8 +174,12 @@ void test_group_cycle(void **)
 	std::string err;
 	assert_int_equal(autoscale_validate(err), 0);
 	core_event_hooks hooks{};
+	hooks.size = sizeof hooks;
 	hooks.proc_auto_scale = on_scale;
-	shim_set_core_event_hooks(&hooks);
+	shim_set_core_event_hooks(nullptr);
+	assert_int_equal(shim_set_core_event_hooks(&hooks), 0);
+	// one owner: a second module's hooks are refused
+	assert_int_equal(shim_set_core_event_hooks(&hooks), -1);
 
 	std::vector<int> ids = {roster_add("SIP receiver udp:127.0.0.1:5060", 1),
 	                        roster_add("SIP receiver udp:127.0.0.1:5060", 1)};
@@ -235,8 +239,7 @@ void test_group_cycle(void **)
 	assert_int_equal(g_events[3].id, 2);
 	assert_int_equal(retired.size(), 2);
 
-	core_event_hooks none{};
-	shim_set_core_event_hooks(&none);
+	shim_set_core_event_hooks(nullptr);
 	autoscale_reset();
 	g_globals.auto_scaling_profiles.clear();
 	g_globals.udp_workers_profile.clear();

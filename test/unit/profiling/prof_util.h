@@ -20,7 +20,8 @@ inline int keep(const shim_prof_record *r, void *)
 
 inline void install_sink()
 {
-	shim_prof_sink s{EVI_ERROR, EVI_ERROR, keep, nullptr, 0};
+	shim_prof_sink s{sizeof(shim_prof_sink), EVI_ERROR, EVI_ERROR, keep, nullptr, 0};
+	shim_prof_set_sink(nullptr); // one owner: take over from the last test
 	shim_prof_set_sink(&s);
 }
 

@@ -40,7 +40,8 @@ void hot_path_cost(void **)
 {
 	shim::prof_test_force_subscribed(1, 1);
 	shim::prof_test_reset_thread();
-	shim_prof_sink s{EVI_ERROR, EVI_ERROR, discard, nullptr, 0};
+	shim_prof_sink s{sizeof(shim_prof_sink), EVI_ERROR, EVI_ERROR, discard, nullptr, 0};
+	shim_prof_set_sink(nullptr);
 	shim_prof_set_sink(&s);
 	const int batch = 1000, rounds = 200; // 8000 records per batch < ring
 	double spent = 0;

@@ -45,7 +45,7 @@ struct raised {
 };
 std::vector<raised> g_raised;
 
-int tp_raise(struct sip_msg *, str *ev_name, evi_reply_sock *, evi_params_t *params)
+int tp_raise_one(evi_reply_sock *, const str *ev_name, evi_params_t *params)
 {
 	raised r;
 	r.event.assign(ev_name->s, (size_t)ev_name->len);
@@ -79,8 +79,9 @@ str tp_print(evi_reply_sock *)
 	return str{text, 1};
 }
 
+int tp_raise(evi_delivery *d) { return evi_deliver_each(d, tp_raise_one); }
 const evi_export_t test_transport = {
-	str_init("cetest"), tp_raise, tp_parse, tp_match, tp_free, tp_print, 0,
+	sizeof(evi_export_t), str_init("cetest"), tp_raise, tp_parse, tp_match, tp_free, tp_print, 0,
 };
 
 // ---- fake SR API: keeps the status callback core_events registers ----
@@ -346,6 +347,7 @@ int group_setup(void **)
 	evi_reset();
 	if (register_event_mod(&test_transport) < 0)
 		return -1;
+	g_fake_sr.size = sizeof g_fake_sr;
 	g_fake_sr.register_status_cb = fake_register_status_cb;
 	if (shim_register_api(SR_API_NAME, &g_fake_sr) < 0)
 		return -1;

@@ -20,6 +20,8 @@
 #include "../../../../modules/event_datagram/datagram_sock.h"
 #include "params_util.h"
 
+#include "../evi_delivery.h"
+
 #include "../../cmocka_cxx.h" // last
 
 extern "C" struct module_exports exports;
@@ -147,21 +149,21 @@ void test_udp_payload(void **)
 	str ev = str_init("E_REF_SCRIPT");
 	test_params p;
 	p.str_("k", "v").int_("n", 7);
-	assert_int_equal(evdgram::raise(nullptr, &ev, s, p.get()), 0);
+	assert_int_equal(raise1(evdgram::raise, s, &ev, p.get()), 0);
 	assert_string_equal(recv_one(fd).c_str(),
 	                    "{\"jsonrpc\":\"2.0\",\"method\":\"E_REF_SCRIPT\",\"params\":{\"k\":\"v\",\"n\":7}}");
 	// no params: no "params" member; no "id" ever
 	test_params none;
-	assert_int_equal(evdgram::raise(nullptr, &ev, s, none.get()), 0);
+	assert_int_equal(raise1(evdgram::raise, s, &ev, none.get()), 0);
 	assert_string_equal(recv_one(fd).c_str(), "{\"jsonrpc\":\"2.0\",\"method\":\"E_REF_SCRIPT\"}");
 	// over the maximum event length: failed, nothing sent
 	test_params big;
 	big.str_("x", std::string(70000, 'a'));
-	assert_true(evdgram::raise(nullptr, &ev, s, big.get()) < 0);
+	assert_true(raise1(evdgram::raise, s, &ev, big.get()) < 0);
 	assert_string_equal(recv_one(fd, 100).c_str(), "<none>");
 	// a port nobody listens on: fire-and-forget, no crash
 	close(fd);
-	assert_true(evdgram::raise(nullptr, &ev, s, p.get()) <= 0);
+	assert_true(raise1(evdgram::raise, s, &ev, p.get()) <= 0);
 	evdgram::free_sock(s);
 }
 
@@ -174,7 +176,7 @@ void test_unix_payload_and_failures(void **)
 	str ev = str_init("E_REF_SCRIPT");
 	test_params p;
 	p.str_("u", "unix").int_("n", 1);
-	assert_int_equal(evdgram::raise(nullptr, &ev, s, p.get()), 0);
+	assert_int_equal(raise1(evdgram::raise, s, &ev, p.get()), 0);
 	assert_string_equal(recv_one(fd).c_str(),
 	                    "{\"jsonrpc\":\"2.0\",\"method\":\"E_REF_SCRIPT\",\"params\":{\"u\":\"unix\",\"n\":1}}");
 
@@ -183,7 +185,7 @@ void test_unix_payload_and_failures(void **)
 	auto t0 = std::chrono::steady_clock::now();
 	int fails = 0;
 	for (int i = 0; i < 5000; i++)
-		if (evdgram::raise(nullptr, &ev, s, p.get()) < 0)
+		if (raise1(evdgram::raise, s, &ev, p.get()) < 0)
 			fails++;
 	auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
 		std::chrono::steady_clock::now() - t0).count();
@@ -192,12 +194,12 @@ void test_unix_payload_and_failures(void **)
 
 	// The reader went away: ECONNREFUSED, then ENOENT once the path is gone.
 	close(fd);
-	assert_true(evdgram::raise(nullptr, &ev, s, p.get()) < 0);
+	assert_true(raise1(evdgram::raise, s, &ev, p.get()) < 0);
 	unlink(path.c_str());
-	assert_true(evdgram::raise(nullptr, &ev, s, p.get()) < 0);
+	assert_true(raise1(evdgram::raise, s, &ev, p.get()) < 0);
 	// and it comes back
 	fd = unix_listener(path);
-	assert_int_equal(evdgram::raise(nullptr, &ev, s, p.get()), 0);
+	assert_int_equal(raise1(evdgram::raise, s, &ev, p.get()), 0);
 	assert_true(recv_one(fd).find("\"u\":\"unix\"") != std::string::npos);
 	close(fd);
 	evdgram::free_sock(s);

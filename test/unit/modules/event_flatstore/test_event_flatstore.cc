@@ -21,6 +21,8 @@
 #include "../../../../modules/event_flatstore/flatstore.h"
 #include "../event_datagram/params_util.h"
 
+#include "../evi_delivery.h"
+
 #include "../../cmocka_cxx.h" // last
 
 extern "C" struct module_exports exports;
@@ -224,7 +226,7 @@ void test_raise_writes(void **)
 	str ev = str_init("E_REF_SCRIPT");
 	test_params ref;
 	ref.str_("k", "v").int_("n", 7);
-	assert_int_equal(evflat::raise(nullptr, &ev, s, ref.get()), 0);
+	assert_int_equal(raise1(evflat::raise, s, &ev, ref.get()), 0);
 	assert_string_equal(slurp(p).c_str(), "E_REF_SCRIPT,v,7\n");
 	struct stat st;
 	assert_int_equal(stat(p.c_str(), &st), 0);
@@ -233,7 +235,7 @@ void test_raise_writes(void **)
 	evi_reply_sock *s2 = evflat::parse(S(p));
 	test_params two;
 	two.str_("a", "b");
-	assert_int_equal(evflat::raise(nullptr, &ev, s2, two.get()), 0);
+	assert_int_equal(raise1(evflat::raise, s2, &ev, two.get()), 0);
 	assert_string_equal(slurp(p).c_str(), "E_REF_SCRIPT,v,7\nE_REF_SCRIPT,b\n");
 	evflat::free_sock(s2);
 	evflat::free_sock(s);
@@ -250,7 +252,7 @@ void test_rotate_count_and_size(void **)
 	test_params a;
 	a.int_("i", 1);
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(evflat::raise(nullptr, &ev, s, a.get()), 0);
+		assert_int_equal(raise1(evflat::raise, s, &ev, a.get()), 0);
 	// two full files moved aside, one line in the live file
 	auto all = files_starting("cnt.log");
 	assert_int_equal(all.size(), 3);
@@ -266,9 +268,9 @@ void test_rotate_count_and_size(void **)
 	s = evflat::parse(S(q));
 	test_params b;
 	b.str_("x", "0123456789"); // "E_C,0123456789\n" = 15 bytes
-	assert_int_equal(evflat::raise(nullptr, &ev, s, b.get()), 0);
+	assert_int_equal(raise1(evflat::raise, s, &ev, b.get()), 0);
 	assert_int_equal(files_starting("size.log").size(), 1);
-	assert_int_equal(evflat::raise(nullptr, &ev, s, b.get()), 0); // 30 >= 20
+	assert_int_equal(raise1(evflat::raise, s, &ev, b.get()), 0); // 30 >= 20
 	assert_int_equal(files_starting("size.log").size(), 2);
 	assert_string_equal(slurp(q).c_str(), "");
 	evflat::free_sock(s);
@@ -284,7 +286,7 @@ void test_rotate_period_and_suffix(void **)
 	std::string p = g_dir + "/per.log";
 	evi_reply_sock *s = evflat::parse(S(p));
 	str ev = str_init("E_P");
-	assert_int_equal(evflat::raise(nullptr, &ev, s, nullptr), 0);
+	assert_int_equal(raise1(evflat::raise, s, &ev, nullptr), 0);
 	auto f = evflat::find_file(p);
 	assert_non_null(f.get());
 	std::string first = f->filename;
@@ -312,13 +314,13 @@ void test_mi_rotate(void **)
 	std::string p = g_dir + "/mi.log";
 	evi_reply_sock *s = evflat::parse(S(p));
 	str ev = str_init("E_M");
-	assert_int_equal(evflat::raise(nullptr, &ev, s, nullptr), 0);
+	assert_int_equal(raise1(evflat::raise, s, &ev, nullptr), 0);
 	// logrotate moves the file away, then asks us to reopen
 	std::string moved = g_dir + "/mi.log.1";
 	assert_int_equal(rename(p.c_str(), moved.c_str()), 0);
 	assert_string_equal(mi("{\"jsonrpc\":\"2.0\",\"method\":\"event_flatstore:rotate\",\"params\":{\"path_to_file\":\"" + p + "\"},\"id\":1}").c_str(),
 	                    "{\"jsonrpc\":\"2.0\",\"result\":\"OK\",\"id\":1}");
-	assert_int_equal(evflat::raise(nullptr, &ev, s, nullptr), 0);
+	assert_int_equal(raise1(evflat::raise, s, &ev, nullptr), 0);
 	assert_string_equal(slurp(moved).c_str(), "E_M\n");
 	assert_string_equal(slurp(p).c_str(), "E_M\n");
 	// the 3.x alias, positional
@@ -341,8 +343,8 @@ void test_write_errors(void **)
 	// disk full
 	evi_reply_sock *full = evflat::parse(S(std::string("/dev/full")));
 	assert_non_null(full);
-	assert_true(evflat::raise(nullptr, &ev, full, a.get()) < 0);
-	assert_true(evflat::raise(nullptr, &ev, full, a.get()) < 0);
+	assert_true(raise1(evflat::raise, full, &ev, a.get()) < 0);
+	assert_true(raise1(evflat::raise, full, &ev, a.get()) < 0);
 	evflat::free_sock(full);
 	// the directory vanishes after the subscription, then comes back
 	std::string dir = g_dir + "/sub";
@@ -351,9 +353,9 @@ void test_write_errors(void **)
 	evi_reply_sock *s = evflat::parse(S(p));
 	assert_non_null(s);
 	assert_int_equal(rmdir(dir.c_str()), 0);
-	assert_true(evflat::raise(nullptr, &ev, s, a.get()) < 0);
+	assert_true(raise1(evflat::raise, s, &ev, a.get()) < 0);
 	assert_int_equal(mkdir(dir.c_str(), 0755), 0);
-	assert_int_equal(evflat::raise(nullptr, &ev, s, a.get()), 0);
+	assert_int_equal(raise1(evflat::raise, s, &ev, a.get()), 0);
 	assert_string_equal(slurp(p).c_str(), "E_W,y\n");
 	evflat::free_sock(s);
 }
@@ -378,7 +380,7 @@ void test_rotation_event(void **)
 	time_t before = time(nullptr);
 	// never opened yet: old_filename is empty
 	assert_int_equal(evflat::rotate_path(p), 0);
-	assert_int_equal(evflat::raise(nullptr, &ev, s, nullptr), 0);
+	assert_int_equal(raise1(evflat::raise, s, &ev, nullptr), 0);
 	assert_int_equal(evflat::rotate_path(p), 0);
 	shim::evi_dispatch_pending(100);
 	std::string text = slurp(log);

@@ -54,7 +54,7 @@ std::vector<param> copy_params(const evi_params_t *params)
 	return out;
 }
 
-int tp_raise(struct sip_msg *, str *ev, evi_reply_sock *, evi_params_t *params)
+int tp_raise_one(evi_reply_sock *, const str *ev, evi_params_t *params)
 {
 	g_raised.push_back({std::string(ev->s, (size_t)ev->len), copy_params(params)});
 	return 0;
@@ -67,7 +67,8 @@ str tp_print(evi_reply_sock *)
 	static char t[] = "x";
 	return str{t, 1};
 }
-const evi_export_t test_transport = {str_init("eptest"), tp_raise, tp_parse,
+int tp_raise(evi_delivery *d) { return evi_deliver_each(d, tp_raise_one); }
+const evi_export_t test_transport = {sizeof(evi_export_t), str_init("eptest"), tp_raise, tp_parse,
                                      tp_match, tp_free, tp_print, 0};
 
 std::string call(const std::string &method, const std::string &params)

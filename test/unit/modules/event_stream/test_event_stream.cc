@@ -21,6 +21,8 @@
 #include "../../../../modules/event_stream/stream.h"
 #include "../event_datagram/params_util.h"
 
+#include "../evi_delivery.h"
+
 #include "../../cmocka_cxx.h" // last
 
 extern "C" struct module_exports exports;
@@ -180,9 +182,9 @@ void test_back_to_back(void **)
 	p.str_("group", "ref_app").str_("identifier", "main").int_("status", -3)
 		.str_("details", "app degraded").int_("old_status", 1);
 	test_params none;
-	assert_int_equal(evstream::raise(nullptr, &ev, s, p.get()), 0);
-	assert_int_equal(evstream::raise(nullptr, &ev, sm, none.get()), 0);
-	assert_int_equal(evstream::raise(nullptr, &ev, s, none.get()), 0);
+	assert_int_equal(raise1(evstream::raise, s, &ev, p.get()), 0);
+	assert_int_equal(raise1(evstream::raise, sm, &ev, none.get()), 0);
+	assert_int_equal(raise1(evstream::raise, s, &ev, none.get()), 0);
 	int c = accept_one(lfd);
 	assert_true(c >= 0);
 	std::string want =
@@ -193,7 +195,7 @@ void test_back_to_back(void **)
 	assert_string_equal(read_n(c, want.size()).c_str(), want.c_str());
 	// still one connection: nothing else to accept; input is ignored
 	assert_int_equal(send(c, "garbage", 7, 0), 7);
-	assert_int_equal(evstream::raise(nullptr, &ev, sm, none.get()), 0);
+	assert_int_equal(raise1(evstream::raise, sm, &ev, none.get()), 0);
 	assert_string_equal(read_n(c, strlen(k_plain)).c_str(), k_plain);
 	assert_int_equal(accept_one(lfd, 50), -1);
 
@@ -202,8 +204,8 @@ void test_back_to_back(void **)
 	evstream::event_param = ep;
 	test_params one;
 	one.int_("n", 1);
-	assert_int_equal(evstream::raise(nullptr, &ev, sm, one.get()), 0);
-	assert_int_equal(evstream::raise(nullptr, &ev, sm, none.get()), 0);
+	assert_int_equal(raise1(evstream::raise, sm, &ev, one.get()), 0);
+	assert_int_equal(raise1(evstream::raise, sm, &ev, none.get()), 0);
 	want = "{\"jsonrpc\":\"2.0\",\"method\":\"my_method\",\"params\":{\"event\":\"E_CORE_SR_STATUS_CHANGED\",\"n\":1}}"
 	       "{\"jsonrpc\":\"2.0\",\"method\":\"my_method\"}";
 	assert_string_equal(read_n(c, want.size()).c_str(), want.c_str());
@@ -212,7 +214,7 @@ void test_back_to_back(void **)
 	// the peer closes: the next event reconnects
 	close(c);
 	pump(50);
-	assert_int_equal(evstream::raise(nullptr, &ev, sm, none.get()), 0);
+	assert_int_equal(raise1(evstream::raise, sm, &ev, none.get()), 0);
 	c = accept_one(lfd);
 	assert_true(c >= 0);
 	assert_string_equal(read_n(c, strlen(k_plain)).c_str(), k_plain);
@@ -222,7 +224,7 @@ void test_back_to_back(void **)
 
 	// nobody listens: the raise is handed on (0), the delivery fails later
 	unsigned long failed = evstream::get_stats().failed;
-	assert_int_equal(evstream::raise(nullptr, &ev, s, none.get()), 0);
+	assert_int_equal(raise1(evstream::raise, s, &ev, none.get()), 0);
 	pump(100);
 	assert_true(evstream::get_stats().failed == failed + 1);
 	evstream::free_sock(s);
@@ -240,9 +242,9 @@ void test_reliable(void **)
 	test_params p;
 	p.int_("n", 1);
 	auto before = evstream::get_stats();
-	assert_int_equal(evstream::raise(nullptr, &ev, s, p.get()), 0);
-	assert_int_equal(evstream::raise(nullptr, &ev, s, p.get()), 0);
-	assert_int_equal(evstream::raise(nullptr, &ev, s, p.get()), 0);
+	assert_int_equal(raise1(evstream::raise, s, &ev, p.get()), 0);
+	assert_int_equal(raise1(evstream::raise, s, &ev, p.get()), 0);
+	assert_int_equal(raise1(evstream::raise, s, &ev, p.get()), 0);
 	int c = accept_one(lfd);
 	assert_true(c >= 0);
 	const std::string tail = ",\"jsonrpc\":\"2.0\",\"method\":\"E_REL\",\"params\":{\"n\":1}}";
@@ -304,7 +306,7 @@ void test_peer_never_reads(void **)
 	auto t0 = std::chrono::steady_clock::now();
 	int refused = 0;
 	for (int i = 0; i < 3000; i++) { // ~12 MB offered
-		if (evstream::raise(nullptr, &ev, s, p.get()) < 0)
+		if (raise1(evstream::raise, s, &ev, p.get()) < 0)
 			refused++;
 		ev_run(g_loop, EVRUN_NOWAIT);
 		if (c < 0)
@@ -333,7 +335,7 @@ void test_queue_bound(void **)
 	evstream::sender_close_queue();
 	str ev = str_init("E_Q");
 	evi_reply_sock *s = evstream::parse(S("127.0.0.1:9"));
-	assert_true(evstream::raise(nullptr, &ev, s, nullptr) < 0); // closed
+	assert_true(raise1(evstream::raise, s, &ev, nullptr) < 0); // closed
 	evstream::free_sock(s);
 }
 
