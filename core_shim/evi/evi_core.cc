@@ -695,6 +695,15 @@ std::vector<evi_subscriber_stat> evi_subscriber_stats(event_id_t id)
 			// handed to a transport that has not reported the outcome yet
 			// (event_stream's Sender: buffered towards a slow peer)
 			st.inflight = s->inflight.load(std::memory_order_relaxed);
+			if (s->tp->exp.members) {
+				evi_member_stat ms[16];
+				for (auto &m : ms)
+					m.size = sizeof m;
+				int k = s->tp->exp.members(s->sock, ms, 16);
+				for (int x = 0; x < k && x < 16; x++)
+					st.members.push_back({ms[x].socket, ms[x].delivered, ms[x].failed,
+					                      ms[x].dropped, ms[x].skipped != 0});
+			}
 			r.push_back(std::move(st));
 		}
 	}
@@ -973,6 +982,12 @@ int evi_raise_event(event_id_t id, evi_params_p params)
 	if (j) job_unref(j);
 	if (pushed) wake_sender();
 	return rc;
+}
+
+const evi_export_t *evi_find_transport(str proto)
+{
+	const shim::evi::transport *t = shim::evi::transport_find(proto);
+	return t ? &t->exp : nullptr;
 }
 
 int register_event_mod(const evi_export_t *ev)

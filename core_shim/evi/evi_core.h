@@ -65,6 +65,13 @@ struct evi_subscriber_stat {
 	std::string socket; // "<proto>:<printed>"
 	unsigned long long delivered = 0, dropped = 0, failed = 0, queued = 0;
 	unsigned long long inflight = 0;
+	// members of a composite subscriber (event_virtual), in order
+	struct member {
+		std::string socket;
+		unsigned long long delivered = 0, failed = 0, dropped = 0;
+		bool skipped = false;
+	};
+	std::vector<member> members;
 };
 // Live subscribers of `id` (every event when id < 0), newest first.
 std::vector<evi_subscriber_stat> evi_subscriber_stats(event_id_t id);

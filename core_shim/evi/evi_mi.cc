@@ -287,6 +287,27 @@ mi_response_t *mi_raise(const mi_params_t *params, struct mi_handler *)
 	return init_mi_result_ok();
 }
 
+// A composite subscriber's members (event_virtual): "members": [...]
+int add_members(mi_item_t *o, const evi_subscriber_stat &st)
+{
+	if (st.members.empty())
+		return 0;
+	mi_item_t *arr = add_mi_array(o, MI_SSTR("members"));
+	if (!arr)
+		return -1;
+	for (auto &m : st.members) {
+		mi_item_t *mo = add_mi_object(arr, nullptr, 0);
+		if (!mo ||
+		    add_mi_string(mo, MI_SSTR("socket"), m.socket.data(), (int)m.socket.size()) < 0 ||
+		    add_mi_int(mo, MI_SSTR("delivered"), (long long)m.delivered) < 0 ||
+		    add_mi_int(mo, MI_SSTR("failed"), (long long)m.failed) < 0 ||
+		    add_mi_int(mo, MI_SSTR("dropped"), (long long)m.dropped) < 0 ||
+		    add_mi_bool(mo, MI_SSTR("skipped"), m.skipped) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 mi_response_t *mi_subscriber_stats(const mi_params_t *params, struct mi_handler *)
 {
 	char *ev = nullptr;
@@ -314,7 +335,8 @@ mi_response_t *mi_subscriber_stats(const mi_params_t *params, struct mi_handler 
 		    add_mi_int(o, MI_SSTR("dropped"), (long long)st.dropped) < 0 ||
 		    add_mi_int(o, MI_SSTR("failed"), (long long)st.failed) < 0 ||
 		    add_mi_int(o, MI_SSTR("queued"), (long long)st.queued) < 0 ||
-		    add_mi_int(o, MI_SSTR("inflight"), (long long)st.inflight) < 0)
+		    add_mi_int(o, MI_SSTR("inflight"), (long long)st.inflight) < 0 ||
+		    add_members(o, st) < 0)
 			goto err;
 	}
 	return r;

@@ -117,7 +117,7 @@ int route_raise(evi_delivery *d)
 
 const evi_export_t g_route_export = {
     sizeof(evi_export_t), {const_cast<char *>("route"), 5}, route_raise, route_parse,
-    route_match, route_free, route_print, 0};
+    route_match, route_free, route_print, 0, nullptr};
 
 void on_async(struct ev_loop *loop, ev_async *w, int)
 {

@@ -5,7 +5,8 @@
 // evi:sub_delivered|sub_dropped|sub_failed|sub_queued/<event>/<socket>
 // per subscriber. The per-item ones are registered by a refresher when a
 // reader walks the statistics; a removed subscriber's statistics keep the
-// last value read.
+// last value read. Members of a virtual subscriber (event_virtual) get
+// evi:member_delivered|member_failed|member_dropped/<event>/<socket>/<member>.
 #include <mutex>
 #include <set>
 #include <string>
@@ -54,6 +55,27 @@ unsigned long sub_value(void *p)
 	return k->last.load(std::memory_order_relaxed);
 }
 
+struct member_key {
+	std::string event, socket, member;
+	int field; // 0 delivered, 1 failed, 2 dropped
+	std::atomic<unsigned long> last{0};
+};
+
+unsigned long member_value(void *p)
+{
+	auto *k = (member_key *)p;
+	for (const evi_subscriber_stat &s : evi_subscriber_stats(-1))
+		if (s.event == k->event && s.socket == k->socket)
+			for (const auto &m : s.members)
+				if (m.socket == k->member) {
+					unsigned long long v = k->field == 0   ? m.delivered
+					                       : k->field == 1 ? m.failed
+					                                       : m.dropped;
+					k->last.store((unsigned long)v, std::memory_order_relaxed);
+				}
+	return k->last.load(std::memory_order_relaxed);
+}
+
 std::mutex g_mu;
 std::set<std::string> g_known; // items already registered
 
@@ -79,7 +101,23 @@ void refresh()
 			register_item_func_stat("evi", pair_fam[f], pair_help[f], STAT_COUNTER, 2, ln, lv,
 			                        pair_value, new pair_key{c.event, c.transport, f});
 	}
+	static const char *const mem_fam[] = {"member_delivered", "member_failed",
+	                                      "member_dropped"};
+	static const char *const mem_help[] = {
+	    "Events delivered, per member of a virtual subscriber",
+	    "Events that failed, per member of a virtual subscriber",
+	    "Events dropped, per member of a virtual subscriber"};
 	for (const evi_subscriber_stat &s : evi_subscriber_stats(-1)) {
+		for (const auto &m : s.members) {
+			if (!g_known.insert("m\n" + s.event + "\n" + s.socket + "\n" + m.socket).second)
+				continue;
+			const char *ln[] = {"event", "subscriber", "member"};
+			const char *lv[] = {s.event.c_str(), s.socket.c_str(), m.socket.c_str()};
+			for (int f = 0; f < 3; f++)
+				register_item_func_stat("evi", mem_fam[f], mem_help[f], STAT_COUNTER, 3, ln,
+				                        lv, member_value,
+				                        new member_key{s.event, s.socket, m.socket, f, {0}});
+		}
 		if (!g_known.insert("s\n" + s.event + "\n" + s.socket).second)
 			continue;
 		const char *ln[] = {"event", "subscriber"};

@@ -81,6 +81,15 @@ typedef struct evi_delivery_ {
 	void *host;                    /* the host's, for ticket() */
 } evi_delivery;
 
+/* One member of a composite subscriber (event_virtual), for
+ * evi:subscriber_stats and the statistics. */
+typedef struct evi_member_stat_ {
+	unsigned int size;             /* sizeof(evi_member_stat) */
+	char socket[256];              /* "udp:127.0.0.1:9000" */
+	unsigned long long delivered, failed, dropped;
+	int skipped;                   /* 1 while FAILOVER skips it */
+} evi_member_stat;
+
 typedef struct evi_export_ {
 	unsigned int size;             /* sizeof(evi_export_t): checked */
 	str proto;                     /* "udp", "unix", "tcp", "flatstore" */
@@ -90,6 +99,9 @@ typedef struct evi_export_ {
 	void (*free)(evi_reply_sock *sock);
 	str (*print)(evi_reply_sock *sock);           /* owned by the sock */
 	unsigned int flags;
+	/* Optional (NULL): a composite socket's members and their counters;
+	 * writes at most `max`, returns how many it has. Any thread. */
+	int (*members)(evi_reply_sock *sock, evi_member_stat *out, int max);
 } evi_export_t;
 
 /* Sets every outcome of `d` (a whole run answered the same way). */
@@ -111,6 +123,11 @@ static inline int evi_deliver_each(evi_delivery *d,
 		                     : EVI_OUTCOME_DELIVERED;
 	return 0;
 }
+
+/* The transport registered for `proto` ("udp"), or NULL: for composite
+ * transports (event_virtual), whose members are other transports' sockets.
+ * The pointer stays valid until the host exits. */
+const evi_export_t *evi_find_transport(str proto);
 
 /* 0 / -1 (duplicate proto, or an evi_export_t of another size: a module
  * built against another ABI). Call from load_f or init_f. */

@@ -318,6 +318,7 @@ const evi_export_t udp_export = {
 	free_sock,       /* free */
 	print,           /* print */
 	0,               /* flags */
+	nullptr,         /* members */
 };
 
 const evi_export_t unix_export = {
@@ -329,6 +330,7 @@ const evi_export_t unix_export = {
 	free_sock,        /* free */
 	print,            /* print */
 	0,                /* flags */
+	nullptr,          /* members */
 };
 
 } // namespace evdgram

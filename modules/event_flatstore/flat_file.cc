@@ -554,6 +554,7 @@ const evi_export_t flatstore_export = {
 	free_sock,             /* free */
 	print,                 /* print */
 	0,                     /* flags */
+	nullptr,               /* members */
 };
 
 } // namespace evflat

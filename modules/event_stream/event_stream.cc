@@ -209,6 +209,7 @@ const evi_export_t tcp_export = {
 	free_sock,       /* free */
 	print,           /* print */
 	0,               /* flags */
+	nullptr,         /* members */
 };
 
 } // namespace evstream

@@ -85,6 +85,10 @@ void layout()
 	F(evi_export_t, free);
 	F(evi_export_t, print);
 	F(evi_export_t, flags);
+	F(evi_export_t, members);
+	S(evi_member_stat);
+	F(evi_member_stat, socket);
+	F(evi_member_stat, skipped);
 	S(struct sr_api);
 	F(struct sr_api, size);
 	F(struct sr_api, register_group);

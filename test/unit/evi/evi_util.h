@@ -72,9 +72,9 @@ inline int t_raise(evi_delivery *d) { return evi_deliver_each(d, t_raise_one); }
 inline void register_transports()
 {
 	static evi_export_t t = {sizeof(evi_export_t), {(char *)"t", 1}, t_raise, t_parse,
-	                         t_match, t_free, t_print, 0};
+	                         t_match, t_free, t_print, 0, nullptr};
 	static evi_export_t n = {sizeof(evi_export_t), {(char *)"n", 1}, t_raise, n_parse,
-	                         t_match, t_free, t_print, 0};
+	                         t_match, t_free, t_print, 0, nullptr};
 	register_event_mod(&t);
 	register_event_mod(&n);
 }
@@ -84,7 +84,7 @@ inline void register_proto(const char *proto)
 {
 	static std::deque<evi_export_t> keep; // reachable: not a leak
 	keep.push_back(evi_export_t{sizeof(evi_export_t), {(char *)proto, (int)strlen(proto)},
-	                            t_raise, t_parse, t_match, t_free, t_print, 0});
+	                            t_raise, t_parse, t_match, t_free, t_print, 0, nullptr});
 	register_event_mod(&keep.back());
 }
 

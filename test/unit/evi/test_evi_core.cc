@@ -349,7 +349,7 @@ shim::evi_subscriber_stat stat_of(event_id_t id, const char *socket)
 void batched_delivery(void **)
 {
 	static evi_export_t b = {sizeof(evi_export_t), {(char *)"b", 1}, b_raise, t_parse,
-	                         t_match, t_free, t_print, 0};
+	                         t_match, t_free, t_print, 0, nullptr};
 	assert_int_equal(register_event_mod(&b), 0);
 	event_id_t id = publish("E_BATCH");
 	assert_int_equal(subscribe("E_BATCH", "b:one", 60, true), 0);
@@ -420,7 +420,7 @@ void wrong_abi_refused(void **)
 {
 	// a transport built against another evi_export_t layout
 	static evi_export_t old = {sizeof(evi_export_t) - 8, {(char *)"old", 3}, b_raise,
-	                           t_parse, t_match, t_free, t_print, 0};
+	                           t_parse, t_match, t_free, t_print, 0, nullptr};
 	assert_int_equal(register_event_mod(&old), -1);
 }
 

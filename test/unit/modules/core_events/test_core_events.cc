@@ -81,7 +81,7 @@ str tp_print(evi_reply_sock *)
 
 int tp_raise(evi_delivery *d) { return evi_deliver_each(d, tp_raise_one); }
 const evi_export_t test_transport = {
-	sizeof(evi_export_t), str_init("cetest"), tp_raise, tp_parse, tp_match, tp_free, tp_print, 0,
+	sizeof(evi_export_t), str_init("cetest"), tp_raise, tp_parse, tp_match, tp_free, tp_print, 0, nullptr,
 };
 
 // ---- fake SR API: keeps the status callback core_events registers ----
