@@ -19,7 +19,7 @@
 
 #include "api/hooks.h"
 #include "api/registry.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "cfg/script.h"
 #include "evi/evi_core.h"
 #include "log/log.h"

@@ -36,6 +36,10 @@ echo "== unit tests ($BUILD)"
 sh "$here/run-unit.sh" "$@" 2>&1 | tee "$tmp"
 tally unit
 
+echo "== layering (tools/check-layering.py: no folder cycle in core_shim/)"
+"$PYTHON" "$here/../tools/check-layering.py" 2>&1 | tee "$tmp"
+tally layering
+
 echo "== system tests ($BUILD)"
 "$PYTHON" "$here/system/run.py" 2>&1 | tee "$tmp"
 tally system

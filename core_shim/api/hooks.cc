@@ -1,4 +1,5 @@
 #include "api/hooks.h"
+#include "api/script-t.h"
 
 #include <vector>
 
@@ -63,3 +64,7 @@ extern "C" int shim_add_sighup_cb(void (*cb)(void *param), void *param)
 	shim::g_sighup.emplace_back(cb, param);
 	return 0;
 }
+
+namespace shim {
+script_runner g_script_runner{}; // filled by cfg/interp.cc (static init)
+} // namespace shim

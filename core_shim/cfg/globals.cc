@@ -1,5 +1,5 @@
 // Core parameters (spec §7.1, decisions.md §16).
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "evi/evi_allow.h"
 
 #include <strings.h>
@@ -14,7 +14,6 @@
 #include "sip/sip_parser.h"
 
 namespace shim {
-core_globals g_globals;
 }
 
 namespace shim::cfg {

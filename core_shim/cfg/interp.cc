@@ -9,7 +9,7 @@
 
 #include "util/regex_guard.h"
 #include "cfg/ast.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "cfg/lexer.h"
 #include "cfg/script.h"
 #include "evi/evi_core.h"
@@ -819,3 +819,18 @@ extern "C" int shim_script_route_run(int idx)
 	run_top(idx, nullptr, nullptr);
 	return 0;
 }
+
+namespace shim {
+namespace {
+// The script engine's entry points for the layers below cfg/
+// (api/script-t.h), installed before main() runs.
+const bool g_runner_installed = [] {
+	g_script_runner = script_runner{
+	    script_run_request,      script_last_action_flags, script_timer_routes,
+	    script_run_timer,        script_find_event_route,  script_event_route_names,
+	    script_run_event_route,  script_pv_values,
+	};
+	return true;
+}();
+} // namespace
+} // namespace shim

@@ -8,7 +8,7 @@
 #include "util/regex_guard.h"
 #include "cfg/ast.h"
 #include "cfg/global_params.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "cfg/lexer.h"
 #include "cfg/script.h"
 #include "evi/evi_core.h"

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "api/script-t.h"
 #include "opensips/pvar.h"
 
 struct sip_msg;
@@ -35,10 +36,6 @@ int script_run_startup();   // no-op when there is no startup_route
 // (ACT_FL_EXIT 1, ACT_FL_RETURN 2, ACT_FL_DROP 4): profiling status.
 int script_last_action_flags();
 
-struct timer_route_info {
-	std::string name;
-	unsigned int interval;
-};
 const std::vector<timer_route_info> &script_timer_routes();
 int script_run_timer(size_t index);
 
@@ -48,12 +45,6 @@ int script_find_event_route(const std::string &name);
 std::vector<std::string> script_event_route_names();
 // A parameter of the event, read in the route as $param(name) or
 // $param(position, 1-based).
-struct script_param {
-	std::string name;
-	bool is_int = false;
-	long i = 0;
-	std::string s;
-};
 // Runs event route `idx` on the calling thread (no SIP message); returns the
 // action flags.
 int script_run_event_route(int idx, const std::vector<script_param> &params);

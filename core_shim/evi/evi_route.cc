@@ -9,7 +9,7 @@
 
 #include <deque>
 
-#include "cfg/script.h"
+#include "api/script-t.h"
 #include "evi/evi_internal.h"
 #include "opensips/core_hooks.h"
 #include "opensips/dprint.h"
@@ -19,6 +19,11 @@
 
 namespace shim::evi {
 namespace {
+int find_route(const std::string &name)
+{
+	return g_script_runner.find_event_route ? g_script_runner.find_event_route(name) : -1;
+}
+
 
 constexpr int MAX_ROUTE_SOCKET = 256;
 
@@ -43,7 +48,7 @@ evi_reply_sock *route_parse(str socket)
 	if (!socket.s || socket.len <= 0 || socket.len > MAX_ROUTE_SOCKET)
 		return nullptr;
 	std::string name(socket.s, (size_t)socket.len);
-	if (script_find_event_route(name) < 0) {
+	if (find_route(name) < 0) {
 		LM_ERR("no event_route[%s] in the script", name.c_str());
 		return nullptr;
 	}
@@ -100,7 +105,7 @@ int queue_one(int idx, evi_params_t *params)
 int route_raise(evi_delivery *d)
 {
 	auto *r = reinterpret_cast<route_sock *>(d->sock);
-	int idx = script_find_event_route(r->name);
+	int idx = find_route(r->name);
 	if (idx < 0) {
 		evi_delivery_set_all(d, EVI_OUTCOME_FAILED);
 		return -1;
@@ -147,7 +152,10 @@ void on_lifecycle(int state, void *)
 
 const evi_export_t *route_transport_export() { return &g_route_export; }
 
-bool route_worker_needed() { return !script_event_route_names().empty(); }
+bool route_worker_needed()
+{
+	return g_script_runner.event_route_names && !g_script_runner.event_route_names().empty();
+}
 
 int route_worker_start()
 {
@@ -182,7 +190,8 @@ size_t evi_route_dispatch_pending(size_t budget)
 		}
 		int saved = t_raise_level;
 		t_raise_level = j.level;
-		script_run_event_route(j.idx, j.params);
+		if (g_script_runner.run_event_route)
+			g_script_runner.run_event_route(j.idx, j.params);
 		t_raise_level = saved;
 		n++;
 	}

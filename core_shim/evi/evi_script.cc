@@ -3,12 +3,17 @@
 // literal event names are published by cfg_fixup (decisions.md §3).
 #include <deque>
 
-#include "cfg/script.h"
+#include "api/script-t.h"
 #include "evi/evi_internal.h"
 #include "opensips/dprint.h"
 
 namespace shim::evi {
 namespace {
+
+int pv_values(pv_spec_t *spec, std::vector<script_param> &out)
+{
+	return g_script_runner.pv_values ? g_script_runner.pv_values(spec, out) : 0;
+}
 
 // raise_event(event[, attrs_avp[, vals_avp]])
 int w_raise_event(struct sip_msg *, void *p_ev, void *p_attrs, void *p_vals,
@@ -28,8 +33,8 @@ int w_raise_event(struct sip_msg *, void *p_ev, void *p_attrs, void *p_vals,
 	// AVPs are LIFO: values come newest first, so parameters come out in
 	// reverse insertion order, as OpenSIPS does
 	if (p_vals) {
-		script_pv_values(static_cast<pv_spec_t *>(p_vals), vals);
-		if (p_attrs) script_pv_values(static_cast<pv_spec_t *>(p_attrs), attrs);
+		pv_values(static_cast<pv_spec_t *>(p_vals), vals);
+		if (p_attrs) pv_values(static_cast<pv_spec_t *>(p_attrs), attrs);
 		list = evi_get_params();
 		if (!list) return -1;
 		for (size_t i = 0; i < vals.size(); i++) {

@@ -20,7 +20,7 @@
 #include <string>
 
 #include "api/hooks.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "opensips/core_hooks.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
@@ -115,6 +115,7 @@ int syslog_priority(int level)
 void log_set_global_level(int level)
 {
 	g_level.store(level, std::memory_order_relaxed);
+	roster_set_default_log_level(level);
 	for (int i = 0; i < roster_size(); i++)
 		roster_get(i)->log_level.store(level, std::memory_order_relaxed);
 }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "api/registry.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "log/log.h"
 #include "mi/mi_table.h"
 #include "opensips/host.h"

@@ -13,7 +13,7 @@
 #include <functional>
 #include <map>
 
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "opensips/dprint.h"
 #include "opensips/mi.h"
 #include "stats/stats.h"

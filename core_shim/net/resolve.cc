@@ -20,7 +20,7 @@
 #include <atomic>
 
 #include "api/hooks.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "opensips/core_hooks.h"
 #include "net/resolve.h"
 #include "opensips/dprint.h"

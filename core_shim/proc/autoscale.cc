@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "api/hooks.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
 #include "opensips/status_report.h"

@@ -9,7 +9,7 @@
 
 #include <mutex>
 
-#include "log/log.h"
+#include "opensips/dprint.h"
 #include "opensips/host.h"
 
 namespace shim {
@@ -21,6 +21,8 @@ proc_entry g_roster[kMaxEntries];
 std::mutex g_add_mu;
 std::atomic<int> g_count{0};
 thread_local proc_entry *t_self = nullptr;
+// The level a new entry starts with (log_set_global_level keeps it).
+std::atomic<int> g_default_log_level{L_NOTICE};
 thread_local int t_tid = 0;
 } // namespace
 
@@ -39,10 +41,15 @@ int roster_add(const std::string &type, int ptype)
 	e.profiling_level.store(0);
 	e.loop = nullptr;
 	e.busy_ns.store(0);
-	e.log_level.store(log_global_level());
+	e.log_level.store(g_default_log_level.load(std::memory_order_relaxed));
 	g_count.store(id + 1, std::memory_order_release);
 	proc_stats_register(id);
 	return id;
+}
+
+void roster_set_default_log_level(int level)
+{
+	g_default_log_level.store(level, std::memory_order_relaxed);
 }
 
 int roster_size() { return g_count.load(std::memory_order_acquire); }

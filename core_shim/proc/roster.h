@@ -36,6 +36,8 @@ struct proc_entry {
 
 // Adds an entry (any thread). Returns its id, or -1 when the table is full.
 int roster_add(const std::string &type, int ptype);
+// The log level new entries start with (the logger keeps it current).
+void roster_set_default_log_level(int level);
 // Number of entries and access by id (stable pointers).
 int roster_size();
 proc_entry *roster_get(int id);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cfg/script.h"
+#include "api/script-t.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
 #include "opensips/profiling.h"
@@ -40,8 +40,10 @@ void on_timer(struct ev_loop *, ev_timer *w, int)
 	SHIM_PROF_START(SHIM_PROF_SIP, nullptr, 1);
 	SHIM_PROF_ENTER(SHIM_PROF_FULL, "timer_job", 1);
 	SHIM_PROF_ENTER(SHIM_PROF_FULL, t->label.c_str(), 0);
-	if (t->route >= 0)
-		script_run_timer((size_t)t->route);
+	if (t->route >= 0) {
+		if (g_script_runner.run_timer)
+			g_script_runner.run_timer((size_t)t->route);
+	}
 	else
 		t->f(t->ticks, t->param);
 	SHIM_PROF_EXIT(SHIM_PROF_FULL, t->label.c_str(), 0);
@@ -54,7 +56,8 @@ void on_timer(struct ev_loop *, ev_timer *w, int)
 int timer_thread_setup()
 {
 	struct ev_loop *loop = shim_thread_loop();
-	const auto &routes = script_timer_routes();
+	static const std::vector<timer_route_info> none;
+	const auto &routes = g_script_runner.timer_routes ? g_script_runner.timer_routes() : none;
 	for (size_t i = 0; i < routes.size(); i++) {
 		auto t = std::make_unique<timer_entry>();
 		t->label = "timer_route " + routes[i].name;

@@ -5,8 +5,8 @@
 #include <atomic>
 
 #include "api/hooks.h"
-#include "cfg/globals.h"
-#include "cfg/script.h"
+#include "settings/globals.h"
+#include "api/script-t.h"
 #include "opensips/dprint.h"
 #include "opensips/profiling.h"
 #include "proc/roster.h"
@@ -71,8 +71,10 @@ int receive_msg(sip_msg *msg, sip_counters *c)
 	int threshold = g_globals.exec_msg_threshold;
 	long long start = threshold > 0 ? now_us() : 0;
 	SHIM_PROF_ENTER(SHIM_PROF_SIP, "request_script", 0);
-	script_run_request(msg);
-	SHIM_PROF_EXIT(SHIM_PROF_SIP, "request_script", script_last_action_flags());
+	if (g_script_runner.run_request)
+		g_script_runner.run_request(msg);
+	SHIM_PROF_EXIT(SHIM_PROF_SIP, "request_script",
+	               g_script_runner.last_action_flags ? g_script_runner.last_action_flags() : 0);
 	if (msg->replied) {
 		c->replied.fetch_add(1, std::memory_order_relaxed);
 		stat_add(ws->replied, 1);

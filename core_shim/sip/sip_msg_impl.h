@@ -3,6 +3,8 @@
 // workers use these fields directly.
 #pragma once
 
+#include "settings/socket-t.h"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -59,13 +61,6 @@ private:
 };
 
 // A listening SIP socket as configured by `socket = proto:ip:port`.
-struct sip_socket {
-	int proto = 1;          // 1 udp, 2 tcp
-	std::string ip;         // "127.0.0.1"
-	int port = 0;           // 5060
-	std::string text;       // "udp:127.0.0.1:5060"
-	int fd = -1;
-};
 
 // Sends `len` bytes back to where the message came from. 0 / -1.
 using sip_send_f = int (*)(struct sip_msg *msg, const char *buf, int len);

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "opensips/host.h"
 #include "proc/roster.h"
 #include "sip/sip_parser.h"

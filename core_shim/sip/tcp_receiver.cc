@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "api/hooks.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
 #include "opensips/profiling.h"

@@ -15,8 +15,7 @@
 #include <mutex>
 #include <vector>
 
-#include "cfg/globals.h"
-#include "cfg/script.h"
+#include "settings/globals.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
 #include "opensips/profiling.h"

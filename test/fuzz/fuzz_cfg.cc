@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "cfg/script.h"
 #include "evi/evi_core.h"
 #include "fuzz.h"

@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "cfg/script.h"
 #include "mi/mi_core.h"
 #include "modules/loader.h"

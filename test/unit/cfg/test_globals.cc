@@ -1,5 +1,5 @@
 // Unit tests of the core parameters (core_shim/cfg/globals.cc, spec §7.1).
-#include "cfg/globals.h"
+#include "settings/globals.h"
 
 #include "cfg_util.h"
 #include "log/log.h"

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cfg/script.h"
+#include "sip/sip_msg_impl.h"
 #include "cfg_util.h"
 
 #include "../cmocka_cxx.h" // last

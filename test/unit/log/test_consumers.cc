@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "api/hooks.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "log/log.h"
 #include "opensips/core_hooks.h"
 #include "opensips/dprint.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "api/registry.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "log/log.h"
 #include "mi/mi_core.h"
 #include "opensips/host.h"

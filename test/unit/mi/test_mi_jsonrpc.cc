@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "mi/mi_core.h"
 #include "opensips/mi.h"
 #include "opensips/statistics.h"

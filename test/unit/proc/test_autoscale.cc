@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "api/hooks.h"
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "proc/autoscale.h"
 #include "proc/roster.h"
 

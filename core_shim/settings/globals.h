@@ -1,13 +1,16 @@
-// Core (global) parameters set by `name = value` lines (spec §7.1,
-// decisions.md §16). Read by every subsystem after the cfg is parsed;
-// written only by the cfg parser on the main thread before threads start
-// (log levels are later changed through MI with atomics elsewhere).
+// The settings layer, at the bottom of the host: the core (global)
+// parameters set by `name = value` lines (spec §7.1, decisions.md §16) and
+// the socket descriptions, as types and values only. Read by every
+// subsystem after the cfg is parsed; written only by the cfg parser
+// (cfg/globals.cc) on the main thread before threads start (log levels are
+// later changed through MI with atomics elsewhere). Includes nothing of the
+// host's.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "sip/sip_msg_impl.h"
+#include "settings/socket-t.h"
 
 namespace shim {
 

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "cfg_util.h"
+#include "../cfg/cfg_util.h"
 #include "opensips/version.h"
 
 #include "../cmocka_cxx.h" // last

@@ -1,0 +1,7 @@
+#include "settings/globals.h"
+
+namespace shim {
+
+core_globals g_globals;
+
+} // namespace shim
