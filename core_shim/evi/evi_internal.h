@@ -3,7 +3,12 @@
 
 #include "opensips/statistics.h"
 
+#include <ev.h>
+#include <time.h>
+
 #include <atomic>
+#include <map>
+#include <unordered_map>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -92,6 +97,74 @@ std::string socket_text(const subscriber &s);
 void purge_locked(event_entry *e, time_t now);
 // Is `s` expired at `now` (e->mu held)?
 bool expired_locked(const subscriber &s, time_t now);
+
+
+// ---- the EVI's state: one object, every lock and what it guards ----
+//
+// Lock order (a lock is only taken while holding those before it):
+//   drain_mu  ->  event_entry::mu | pub_mu | tp_mu  ->  all_mu
+// - a raise takes only its event's mu (purging expired subscribers and
+//   pushing the job under it: raisers of other events never wait); the
+//   queues themselves are lock-free;
+// - the sender holds drain_mu for a whole drain and all_mu only to copy
+//   `all` into `snapshot` (when all_gen moved) and to collect removed
+//   subscribers; transports are called holding drain_mu only;
+// - subscribing takes the event's mu, then all_mu to add the subscriber to
+//   the sender's view before any job can reach it;
+// - a late outcome (ticket) takes all_mu alone, on the transport's thread;
+// - evi_reset (tests) takes drain_mu, then all_mu, pub_mu, tp_mu in turn.
+constexpr int MAX_EVENTS = 4096;
+
+struct totals {
+	unsigned long long delivered = 0, dropped = 0, failed = 0;
+};
+
+struct evi_state {
+	// event table: append-only, readers index it without a lock
+	std::atomic<event_entry *> events[MAX_EVENTS] = {};
+	std::atomic<int> nevents{0};
+	std::mutex pub_mu;                              // publishing; names
+	std::unordered_map<std::string, int> names;     // name -> id
+
+	// transports (the built-in `route` first)
+	std::mutex tp_mu;                               // registering; tps
+	std::vector<std::unique_ptr<transport>> tps;
+	std::atomic<int> ntps{0};
+	std::once_flag builtin_once;
+
+	// every subscriber with a queue: the sender's view
+	std::mutex all_mu;                              // all; retired; folding
+	std::vector<std::shared_ptr<subscriber>> all;
+	std::atomic<unsigned long> all_gen{1};          // bumped when `all` changes
+	// counters of removed subscribers, per (event, transport): totals stay
+	// monotonic when subscribers go
+	std::map<std::pair<std::string, std::string>, totals> retired;
+
+	// the sender (EVI sender thread; tests drain on their own thread)
+	std::mutex drain_mu;                            // one drainer at a time
+	std::vector<std::shared_ptr<subscriber>> snapshot; // drain_mu
+	unsigned long snapshot_gen = 0;                 // drain_mu
+	std::atomic<struct ev_loop *> sender_loop{nullptr};
+	ev_async sender_async;
+
+	// the clock of expiry (tests replace it)
+	std::atomic<time_t (*)(void)> time_source{nullptr};
+};
+// Allocated on first use and kept until exit (threads may still touch it
+// while the process ends).
+evi_state &st();
+
+// evi_events.cc
+void ensure_builtin();
+// evi_params.cc
+void free_list(evi_params_p list);
+// evi_sender.cc
+void wake_sender();
+void count_outcome_locked(subscriber &s, int outcome, unsigned long long n);
+void fold_retired_locked(subscriber &s);
+void collect_removed();
+// evi_subscribe.cc
+void purge_timer(unsigned int, void *);
 
 // Level of the job being delivered on this thread (route transport).
 extern thread_local int t_delivery_level;
