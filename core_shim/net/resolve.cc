@@ -1,5 +1,7 @@
-// shim_resolve_host (include/opensips/core_hooks.h): a name lookup measured
-// against exec_dns_threshold (spec §3 E_CORE_THRESHOLD, source "dns").
+// shim_resolve_host (include/opensips/core_hooks.h) and the lookups of
+// shim_sockspec_resolve (include/opensips/net.h, net/sockspec.cc): a name
+// lookup measured against exec_dns_threshold (spec §3 E_CORE_THRESHOLD,
+// source "dns"), all through resolve_measured.
 //
 // Over the threshold (strictly longer, µs) it logs a WARNING and calls
 // g_core_hooks.threshold("dns", took, name) on the calling thread, every
@@ -54,16 +56,17 @@ shim_set_resolve_delay_for_tests(int us)
 	g_test_delay_us.store(us > 0 ? us : 0);
 }
 
-extern "C" int shim_resolve_host(const char *name, char *ip_out, int ip_len)
+int shim::resolve_measured(const char *name, int family, struct sockaddr_storage *out,
+                           socklen_t *out_len)
 {
 	if (!name || !*name)
-		return -1;
+		return EAI_NONAME;
 	const int threshold = shim::g_globals.exec_dns_threshold;
 	const long long start = threshold > 0 ? now_us() : 0;
 
 	struct addrinfo hints;
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
+	hints.ai_family = family;
 	hints.ai_socktype = SOCK_DGRAM;
 	struct addrinfo *res = nullptr;
 	update_stat(g_dns_total, 1);
@@ -71,18 +74,20 @@ extern "C" int shim_resolve_host(const char *name, char *ip_out, int ip_len)
 	if (int d = g_test_delay_us.load(std::memory_order_relaxed))
 		usleep((useconds_t)d);
 
-	int ret = -1;
-	if (rc == 0 && res) {
-		char buf[INET6_ADDRSTRLEN] = "";
-		const void *addr = nullptr;
-		if (res->ai_family == AF_INET)
-			addr = &((struct sockaddr_in *)res->ai_addr)->sin_addr;
-		else if (res->ai_family == AF_INET6)
-			addr = &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
-		if (addr && inet_ntop(res->ai_family, addr, buf, sizeof(buf))) {
-			ret = 0;
-			if (ip_out && ip_len > 0)
-				snprintf(ip_out, (size_t)ip_len, "%s", buf);
+	if (rc == 0) {
+		rc = EAI_FAMILY;
+		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+			if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+			    ai->ai_addrlen > sizeof(struct sockaddr_storage))
+				continue;
+			if (out) {
+				memset(out, 0, sizeof(*out));
+				memcpy(out, ai->ai_addr, ai->ai_addrlen);
+			}
+			if (out_len)
+				*out_len = ai->ai_addrlen;
+			rc = 0;
+			break;
 		}
 	}
 	if (res)
@@ -100,5 +105,24 @@ extern "C" int shim_resolve_host(const char *name, char *ip_out, int ip_len)
 				f("dns", (int)took, name, (int)strlen(name));
 		}
 	}
-	return ret;
+	return rc;
+}
+
+extern "C" int shim_resolve_host(const char *name, char *ip_out, int ip_len)
+{
+	if (!name || !*name)
+		return -1;
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	if (shim::resolve_measured(name, AF_UNSPEC, &ss, &len) != 0)
+		return -1;
+	char buf[INET6_ADDRSTRLEN] = "";
+	const void *addr = ss.ss_family == AF_INET
+	                       ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
+	                       : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (!inet_ntop(ss.ss_family, addr, buf, sizeof(buf)))
+		return -1;
+	if (ip_out && ip_len > 0)
+		snprintf(ip_out, (size_t)ip_len, "%s", buf);
+	return 0;
 }

@@ -18,6 +18,7 @@
 #include "opensips/evi_transport.h"
 #include "opensips/httpd.h"
 #include "opensips/mi.h"
+#include "opensips/net.h"
 #include "opensips/profiling.h"
 #include "opensips/sr_module.h"
 #include "opensips/statistics.h"
@@ -116,6 +117,15 @@ void layout()
 	F(struct stat_info, incremental);
 	F(struct stat_info, label_values);
 	F(struct stat_info, value);
+	S(struct shim_sockspec);
+	F(struct shim_sockspec, size);
+	F(struct shim_sockspec, proto);
+	F(struct shim_sockspec, host);
+	F(struct shim_sockspec, port);
+	F(struct shim_sockspec, is_numeric);
+	F(struct shim_sockspec, path);
+	F(struct shim_sockspec, tail_off);
+	F(struct shim_sockspec, tail_len);
 }
 
 std::string read_table()
