@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <netdb.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include <string>
 
 #include "opensips/evi_transport.h"
+#include "opensips/net.h"
 #include "opensips/sr_module.h"
 
 #include "datagram_sock.h"
@@ -127,52 +127,33 @@ void send_batch(batch *b, dgram_sock *ds, int fd, int *outcomes)
 
 } // namespace
 
+// Both socket kinds are parsed and resolved by the host (opensips/net.h):
+// udp is IPv4 only, as the reference, and a name is resolved now, once,
+// through the host's measured resolver (spec: at parse time).
 evi_reply_sock *parse_udp(str socket)
 {
 	if (!socket.s || socket.len <= 0)
 		return nullptr;
-	std::string spec(socket.s, (size_t)socket.len);
-	size_t colon = spec.rfind(':');
-	if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
-		LM_ERR("bad udp socket '%s': expected host:port\n", spec.c_str());
+	struct shim_sockspec spec {};
+	spec.size = sizeof spec;
+	char err[256];
+	struct sockaddr_storage addr;
+	socklen_t addr_len = 0;
+	if (shim_sockspec_parse(socket.s, socket.len, 0, SHIM_PROTO_UDP, 0, &spec, err,
+	                        sizeof err) < 0 ||
+	    shim_sockspec_resolve(&spec, SHIM_RESOLVE_IPV4, &addr, &addr_len, err,
+	                          sizeof err) < 0) {
+		LM_ERR("bad udp socket '%.*s': %s\n", socket.len, socket.s, err);
 		return nullptr;
 	}
-	std::string host = spec.substr(0, colon), port = spec.substr(colon + 1);
-	long p = 0;
-	for (char c : port) {
-		if (c < '0' || c > '9' || p > 65535) {
-			p = -1;
-			break;
-		}
-		p = p * 10 + (c - '0');
-	}
-	if (p <= 0 || p > 65535) {
-		LM_ERR("bad udp socket '%s': the port must be 1..65535\n", spec.c_str());
-		return nullptr;
-	}
-	struct sockaddr_in sin {};
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)p);
-	if (inet_pton(AF_INET, host.c_str(), &sin.sin_addr) != 1) {
-		// Resolved now, once (spec: the host is resolved at parse time).
-		struct addrinfo hints {}, *ai = nullptr;
-		hints.ai_family = AF_INET; // IPv4 only, as the reference
-		hints.ai_socktype = SOCK_DGRAM;
-		int rc = getaddrinfo(host.c_str(), nullptr, &hints, &ai);
-		if (rc != 0 || !ai) {
-			LM_ERR("bad udp socket '%s': cannot resolve '%s': %s\n", spec.c_str(),
-			       host.c_str(), gai_strerror(rc));
-			return nullptr;
-		}
-		sin.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-		freeaddrinfo(ai);
-	}
+	char printed[SHIM_SOCK_HOST_MAX + 16];
+	shim_sockspec_print(&spec, 0, printed, sizeof printed);
 	dgram_sock *ds = new_sock(kind::udp);
 	if (!ds)
 		return nullptr;
-	memcpy(&ds->addr, &sin, sizeof sin);
-	ds->addr_len = sizeof sin;
-	ds->printed = host + ":" + std::to_string(p);
+	memcpy(&ds->addr, &addr, addr_len);
+	ds->addr_len = addr_len;
+	ds->printed = printed;
 	return &ds->rs;
 }
 
@@ -180,22 +161,25 @@ evi_reply_sock *parse_unix(str socket)
 {
 	if (!socket.s || socket.len <= 0)
 		return nullptr;
-	std::string path(socket.s, (size_t)socket.len);
-	struct sockaddr_un sun {};
-	if (path.find('\0') != std::string::npos || path.size() >= sizeof sun.sun_path) {
-		LM_ERR("bad unix socket '%s': too long or not a path\n", path.c_str());
-		return nullptr;
-	}
+	struct shim_sockspec spec {};
+	spec.size = sizeof spec;
+	char err[256];
+	struct sockaddr_storage addr;
+	socklen_t addr_len = 0;
 	// A path that does not exist (yet) is accepted, as by the reference:
 	// sends fail and are counted until a reader binds it.
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path.data(), path.size());
+	if (shim_sockspec_parse(socket.s, socket.len, 0, SHIM_PROTO_UNIX, 0, &spec, err,
+	                        sizeof err) < 0 ||
+	    shim_sockspec_resolve(&spec, 0, &addr, &addr_len, err, sizeof err) < 0) {
+		LM_ERR("bad unix socket '%.*s': %s\n", socket.len, socket.s, err);
+		return nullptr;
+	}
 	dgram_sock *ds = new_sock(kind::unix_path);
 	if (!ds)
 		return nullptr;
-	memcpy(&ds->addr, &sun, sizeof sun);
-	ds->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + path.size() + 1);
-	ds->printed = path;
+	memcpy(&ds->addr, &addr, addr_len);
+	ds->addr_len = addr_len;
+	ds->printed = spec.path;
 	return &ds->rs;
 }
 

@@ -6,7 +6,6 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 
 #include "opensips/core_hooks.h"
 #include "opensips/host.h"
+#include "opensips/net.h"
 #include "opensips/sr_module.h"
 
 #include "stream.h"
@@ -56,66 +56,46 @@ int next_id()
 	return cur > 0 ? cur : 1;
 }
 
+// `host:port[/method]`, parsed and resolved by the host (opensips/net.h):
+// IPv4 only, as the reference; a name is resolved once, here, through the
+// host's measured resolver.
 evi_reply_sock *parse(str socket)
 {
 	if (!socket.s || socket.len <= 0)
 		return nullptr;
-	std::string spec(socket.s, (size_t)socket.len);
-	std::string method;
-	size_t slash = spec.find('/');
-	if (slash != std::string::npos) {
-		method = spec.substr(slash + 1);
-		spec.resize(slash);
-		if (method.empty()) {
-			LM_ERR("bad tcp socket '%.*s': empty method after '/'\n", socket.len, socket.s);
-			return nullptr;
-		}
-	}
-	size_t colon = spec.rfind(':');
-	if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
-		LM_ERR("bad tcp socket '%.*s': expected host:port[/method]\n", socket.len, socket.s);
+	struct shim_sockspec spec {};
+	spec.size = sizeof spec;
+	char err[256];
+	struct sockaddr_storage addr;
+	socklen_t addr_len = 0;
+	if (shim_sockspec_parse(socket.s, socket.len, SHIM_SOCK_TAIL, SHIM_PROTO_TCP, 0, &spec,
+	                        err, sizeof err) < 0) {
+		LM_ERR("bad tcp socket '%.*s': %s\n", socket.len, socket.s, err);
 		return nullptr;
 	}
-	std::string host = spec.substr(0, colon), port = spec.substr(colon + 1);
-	long p = 0;
-	for (char c : port) {
-		if (c < '0' || c > '9' || p > 65535) {
-			p = -1;
-			break;
-		}
-		p = p * 10 + (c - '0');
-	}
-	if (p <= 0 || p > 65535) {
-		LM_ERR("bad tcp socket '%.*s': the port must be 1..65535\n", socket.len, socket.s);
+	if (spec.tail_off >= 0 && spec.tail_len == 0) {
+		LM_ERR("bad tcp socket '%.*s': empty method after '/'\n", socket.len, socket.s);
 		return nullptr;
 	}
-	struct sockaddr_in sin {};
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)p);
-	if (inet_pton(AF_INET, host.c_str(), &sin.sin_addr) != 1) {
-		struct addrinfo hints {}, *ai = nullptr;
-		hints.ai_family = AF_INET; // IPv4 only, as the reference
-		hints.ai_socktype = SOCK_STREAM;
-		int rc = getaddrinfo(host.c_str(), nullptr, &hints, &ai);
-		if (rc != 0 || !ai) {
-			LM_ERR("bad tcp socket '%.*s': cannot resolve '%s': %s\n", socket.len,
-			       socket.s, host.c_str(), gai_strerror(rc));
-			return nullptr;
-		}
-		sin.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-		freeaddrinfo(ai);
+	if (shim_sockspec_resolve(&spec, SHIM_RESOLVE_IPV4, &addr, &addr_len, err,
+	                          sizeof err) < 0) {
+		LM_ERR("bad tcp socket '%.*s': %s\n", socket.len, socket.s, err);
+		return nullptr;
 	}
 	auto *ss = new (std::nothrow) stream_sock;
 	if (!ss)
 		return nullptr;
 	ss->rs.flags = EVI_EXPIRE;
 	ss->rs.priv = ss;
-	ss->host = host;
-	ss->addr = sin;
-	ss->method = method;
-	ss->printed = host + ":" + std::to_string(p);
-	if (!method.empty())
-		ss->printed += "/" + method;
+	ss->host = spec.host;
+	memcpy(&ss->addr, &addr, sizeof ss->addr); // AF_INET: SHIM_RESOLVE_IPV4
+	if (spec.tail_off >= 0)
+		ss->method.assign(socket.s + spec.tail_off, (size_t)spec.tail_len);
+	char printed[SHIM_SOCK_HOST_MAX + 16];
+	shim_sockspec_print(&spec, 0, printed, sizeof printed);
+	ss->printed = printed;
+	if (!ss->method.empty())
+		ss->printed += "/" + ss->method;
 	return &ss->rs;
 }
 

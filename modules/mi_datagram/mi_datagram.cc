@@ -13,11 +13,9 @@
 #include <grp.h>
 #include <memory>
 #include <mutex>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <string>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,6 +24,7 @@
 
 #include "opensips/host.h"
 #include "opensips/mi.h"
+#include "opensips/net.h"
 #include "opensips/profiling.h"
 #include "opensips/sr_module.h"
 
@@ -137,87 +136,51 @@ bool is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
-// "udp:<host>:<port>": the port is after the last ':', IPv6 hosts may be
-// bracketed. Returns the bound socket or -1.
-int open_udp(const std::string &spec)
+// Binds the parsed socket_name: udp (the host resolves it: IPv4 or IPv6,
+// "*" for every address) or a unix path (an existing file there is removed
+// first). Returns the socket or -1.
+int open_socket(const struct shim_sockspec &spec)
 {
-	std::string rest = spec.substr(4);
-	size_t colon = rest.rfind(':');
-	if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) {
-		LM_ERR("bad socket_name '%s': expected udp:<host>:<port>\n", spec.c_str());
+	const char *name = socket_name;
+	struct sockaddr_storage addr;
+	socklen_t addr_len = 0;
+	char err[256];
+	if (shim_sockspec_resolve(&spec, 0, &addr, &addr_len, err, sizeof err) < 0) {
+		LM_ERR("bad socket_name '%s': %s\n", name, err);
 		return -1;
 	}
-	std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
-	char *end;
-	long p = strtol(port.c_str(), &end, 10);
-	if (*end || p < 1024 || p > 65535) {
-		LM_ERR("bad socket_name '%s': the port must be 1024..65535\n", spec.c_str());
+	const bool is_unix = spec.proto == SHIM_PROTO_UNIX;
+	if (is_unix && unlink(spec.path) < 0 && errno != ENOENT) {
+		LM_ERR("cannot remove existing %s: %s\n", spec.path, strerror(errno));
 		return -1;
 	}
-	if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-		host = host.substr(1, host.size() - 2);
-	struct addrinfo hints {}, *ai = nullptr;
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	const char *h = (host == "*" || host.empty()) ? nullptr : host.c_str();
-	int rc = getaddrinfo(h, port.c_str(), &hints, &ai);
-	if (rc != 0 || !ai) {
-		LM_ERR("bad socket_name '%s': cannot resolve '%s': %s\n", spec.c_str(),
-		       host.c_str(), gai_strerror(rc));
-		return -1;
-	}
-	int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		LM_ERR("socket(): %s\n", strerror(errno));
-		freeaddrinfo(ai);
-		return -1;
-	}
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		LM_ERR("cannot bind MI datagram socket %s: %s\n", spec.c_str(), strerror(errno));
-		close(fd);
-		freeaddrinfo(ai);
-		return -1;
-	}
-	if (!is_loopback(ai->ai_addr))
-		LM_WARN("MI datagram socket %s is reachable beyond loopback and has no "
-		        "authentication: anyone who can reach it controls the server\n",
-		        spec.c_str());
-	freeaddrinfo(ai);
-	return fd;
-}
-
-int open_unix(const std::string &path)
-{
-	struct sockaddr_un sun {};
-	if (path.size() >= sizeof sun.sun_path) {
-		LM_ERR("socket_name '%s' is too long for a unix socket path\n", path.c_str());
-		return -1;
-	}
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path.c_str(), path.size() + 1);
-	if (unlink(path.c_str()) < 0 && errno != ENOENT) {
-		LM_ERR("cannot remove existing %s: %s\n", path.c_str(), strerror(errno));
-		return -1;
-	}
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = socket(addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		LM_ERR("socket(): %s\n", strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-		LM_ERR("cannot bind MI datagram socket %s: %s\n", path.c_str(), strerror(errno));
+	if (!is_unix) {
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	}
+	if (bind(fd, (struct sockaddr *)&addr, addr_len) < 0) {
+		LM_ERR("cannot bind MI datagram socket %s: %s\n", name, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	g_unix_path = path;
-	if (chmod(path.c_str(), (mode_t)unix_socket_mode) < 0)
-		LM_WARN("chmod %s: %s\n", path.c_str(), strerror(errno));
+	if (!is_unix) {
+		if (!is_loopback((struct sockaddr *)&addr))
+			LM_WARN("MI datagram socket %s is reachable beyond loopback and has no "
+			        "authentication: anyone who can reach it controls the server\n",
+			        name);
+		return fd;
+	}
+	g_unix_path = spec.path;
+	if (chmod(spec.path, (mode_t)unix_socket_mode) < 0)
+		LM_WARN("chmod %s: %s\n", spec.path, strerror(errno));
 	if ((unix_uid >= 0 || unix_gid >= 0) &&
-	    chown(path.c_str(), (uid_t)unix_uid, (gid_t)unix_gid) < 0)
-		LM_WARN("chown %s: %s\n", path.c_str(), strerror(errno));
+	    chown(spec.path, (uid_t)unix_uid, (gid_t)unix_gid) < 0)
+		LM_WARN("chown %s: %s\n", spec.path, strerror(errno));
 	return fd;
 }
 
@@ -237,9 +200,19 @@ int mod_init(void)
 		return -1;
 	}
 	procs[0].no = (unsigned)children_count;
-	std::string spec(socket_name);
-	bool udp = spec.size() > 4 && strncasecmp(spec.c_str(), "udp:", 4) == 0;
-	g_fd = udp ? open_udp(spec) : open_unix(spec);
+	// "udp:<host>:<port>" (port 1024..65535), or else a unix path as a
+	// whole, no prefix (as OpenSIPS); parsed by the host (opensips/net.h)
+	struct shim_sockspec spec {};
+	spec.size = sizeof spec;
+	char err[256];
+	if (shim_sockspec_parse(socket_name, -1,
+	                        SHIM_SOCK_PREFIX | SHIM_PROTO_UDP | SHIM_SOCK_ANY |
+	                            SHIM_SOCK_PORT_1024,
+	                        SHIM_PROTO_UNIX, 0, &spec, err, sizeof err) < 0) {
+		LM_ERR("bad socket_name '%s': %s\n", socket_name, err);
+		return -1;
+	}
+	g_fd = open_socket(spec);
 	if (g_fd < 0)
 		return -1;
 	struct timeval tv;

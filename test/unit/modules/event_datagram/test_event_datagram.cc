@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "evi/evi_core.h"
+#include "net/resolve.h"
 #include "opensips/evi.h"
 #include "opensips/evi_transport.h"
 #include "opensips/sr_module.h"
+#include "opensips/statistics.h"
 
 #include "../../../../modules/event_datagram/datagram_sock.h"
 #include "params_util.h"
@@ -99,8 +101,13 @@ void test_parse_udp(void **)
 	assert_non_null(s);
 	assert_true(s->flags & EVI_EXPIRE);
 	assert_string_equal(printed(s).c_str(), "127.0.0.1:9901");
+	// a name is resolved by the host's measured resolver: one query counted
+	assert_int_equal(shim::dns_stats_register(), 0);
+	stat_var *dns = get_stat("dns:dns_total_queries");
+	unsigned long queries = get_stat_val(dns);
 	evi_reply_sock *l = evdgram::parse_udp(S("localhost:9901"));
 	assert_non_null(l);
+	assert_int_equal(get_stat_val(dns), queries + 1);
 	assert_string_equal(printed(l).c_str(), "localhost:9901");
 	assert_int_equal(evdgram::match(s, l), 1); // same resolved address
 	evi_reply_sock *o = evdgram::parse_udp(S("127.0.0.1:9902"));
@@ -110,8 +117,12 @@ void test_parse_udp(void **)
 	for (auto *x : {s, l, o, o2})
 		evdgram::free_sock(x);
 
+	assert_int_equal(get_stat_val(dns), queries + 1); // literals: no lookup
+
+	// IPv4 only, as the reference: IPv6 literals are refused
 	const char *bad[] = {"127.0.0.1", "127.0.0.1:", ":9901", "127.0.0.1:0",
-	                     "127.0.0.1:70000", "127.0.0.1:99x", "127.0.0.1:-5", ""};
+	                     "127.0.0.1:70000", "127.0.0.1:99x", "127.0.0.1:-5", "",
+	                     "[::1]:9901", "::1:9901", "[::1", "1.2.3:9901", "a b:9901"};
 	for (const char *b : bad)
 		if (evdgram::parse_udp(S(b)))
 			fail_msg("accepted udp socket '%s'", b);
@@ -137,6 +148,16 @@ void test_parse_unix(void **)
 		evdgram::free_sock(x);
 	std::string longp = "/" + std::string(200, 'x');
 	assert_null(evdgram::parse_unix(S(longp.c_str())));
+	longp.resize(108); // sun_path holds 107 bytes and the NUL
+	assert_null(evdgram::parse_unix(S(longp.c_str())));
+	longp.resize(107);
+	evi_reply_sock *m = evdgram::parse_unix(S(longp.c_str()));
+	assert_non_null(m);
+	evdgram::free_sock(m);
+	// the path as a whole: colons are part of it
+	evi_reply_sock *k = evdgram::parse_unix(S("/tmp/a:b"));
+	assert_string_equal(printed(k).c_str(), "/tmp/a:b");
+	evdgram::free_sock(k);
 }
 
 void test_udp_payload(void **)

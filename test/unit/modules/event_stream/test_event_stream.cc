@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "evi/evi_core.h"
+#include "net/resolve.h"
 #include "opensips/evi.h"
 #include "opensips/evi_transport.h"
 #include "opensips/sr_module.h"
+#include "opensips/statistics.h"
 
 #include "../../../../modules/event_stream/stream.h"
 #include "../event_datagram/params_util.h"
@@ -135,15 +137,27 @@ void test_parse(void **)
 	assert_string_equal(printed(a).c_str(), "127.0.0.1:9902");
 	evi_reply_sock *m = evstream::parse(S("127.0.0.1:9902/my_method"));
 	assert_string_equal(printed(m).c_str(), "127.0.0.1:9902/my_method");
+	// a name is resolved by the host's measured resolver: one query counted
+	assert_int_equal(shim::dns_stats_register(), 0);
+	stat_var *dns = get_stat("dns:dns_total_queries");
+	unsigned long queries = get_stat_val(dns);
 	evi_reply_sock *l = evstream::parse(S("localhost:9902"));
+	assert_int_equal(get_stat_val(dns), queries + 1);
+	assert_string_equal(printed(l).c_str(), "localhost:9902");
 	evi_reply_sock *p = evstream::parse(S("127.0.0.1:9903"));
 	assert_int_equal(evstream::match(a, l), 1);
 	assert_int_equal(evstream::match(a, m), 0); // method differs
 	assert_int_equal(evstream::match(a, p), 0);
 	for (auto *x : {a, m, l, p})
 		evstream::free_sock(x);
+	// the method is everything after the first '/'
+	evi_reply_sock *mm = evstream::parse(S("127.0.0.1:9902/a/b"));
+	assert_string_equal(printed(mm).c_str(), "127.0.0.1:9902/a/b");
+	evstream::free_sock(mm);
+	// IPv4 only, as the reference: IPv6 literals are refused
 	const char *bad[] = {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:", ":80", "127.0.0.1:1/",
-	                     "127.0.0.1:70000", "127.0.0.1:8x/m", ""};
+	                     "127.0.0.1:70000", "127.0.0.1:8x/m", "", "[::1]:9902",
+	                     "[::1]:9902/m", "::1:9902", "127.0.0.1/m", "[::1/m"};
 	for (const char *b : bad)
 		if (evstream::parse(S(b)))
 			fail_msg("accepted tcp socket '%s'", b);

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "mi/mi_core.h"
+#include "net/resolve.h"
+#include "opensips/statistics.h"
 #include "opensips/host.h"
 #include "opensips/sr_module.h"
 #include "proc/roster.h"
@@ -114,12 +116,71 @@ void test_missing_socket_name(void **)
 
 void test_bad_ports(void **)
 {
-	const char *bad[] = {"udp:127.0.0.1:80", "udp:127.0.0.1:70000", "udp:127.0.0.1:", "udp:127.0.0.1:x1"};
-	for (const char *b : bad) {
-		set_str("socket_name", b);
+	// the host's parser (opensips/net.h): port 1024..65535, a bracketed
+	// IPv6 literal, a unix path that fits sun_path
+	const std::string bad[] = {"udp:127.0.0.1:80", "udp:127.0.0.1:70000", "udp:127.0.0.1:",
+	                           "udp:127.0.0.1:x1", "udp:127.0.0.1", "udp:[::1:9000",
+	                           "udp:[localhost]:9000", "udp:300.1.1.1:9000", "udp:",
+	                           "/tmp/" + std::string(120, 'x')};
+	for (const std::string &b : bad) {
+		set_str("socket_name", b.c_str());
 		if (exports.init_f() >= 0)
-			fail_msg("accepted socket_name %s", b);
+			fail_msg("accepted socket_name %s", b.c_str());
 	}
+}
+
+// One `version` request over a fresh socket_name; the reply's id.
+std::string version_over(const std::string &name, int family, int port)
+{
+	ev_loop_destroy(g_loop);
+	g_loop = ev_loop_new(EVFLAG_AUTO);
+	shim::roster_get(0)->loop = g_loop;
+	set_str("socket_name", name.c_str());
+	assert_int_equal(exports.init_f(), 0);
+	exports.procs[0].function(1);
+	int c = socket(family, SOCK_DGRAM, 0);
+	struct sockaddr_storage to {};
+	socklen_t tolen;
+	if (family == AF_INET6) {
+		auto *a = (struct sockaddr_in6 *)&to;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		a->sin6_addr = in6addr_loopback;
+		tolen = sizeof *a;
+	} else {
+		auto *a = (struct sockaddr_in *)&to;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		tolen = sizeof *a;
+	}
+	std::string r = exchange(c, (const struct sockaddr *)&to, tolen,
+	                         "{\"jsonrpc\":\"2.0\",\"method\":\"uptime\",\"id\":7}");
+	close(c);
+	exports.destroy_f();
+	const char *id = strstr(r.c_str(), "\"id\":");
+	return id ? id : r;
+}
+
+void test_udp_names_ipv6_any(void **)
+{
+	assert_int_equal(shim::dns_stats_register(), 0);
+	stat_var *total = get_stat("dns:dns_total_queries");
+	assert_non_null(total);
+	unsigned long before = get_stat_val(total);
+	int port = free_udp_port();
+	// a name goes through the host's measured resolver: one query counted
+	assert_string_equal(version_over("udp:localhost:" + std::to_string(port), AF_INET, port).c_str(),
+	                    "\"id\":7}");
+	assert_int_equal(get_stat_val(total), before + 1);
+	// literals and "*" are not looked up
+	assert_string_equal(version_over("udp:[::1]:" + std::to_string(port), AF_INET6, port).c_str(),
+	                    "\"id\":7}");
+	assert_string_equal(version_over("udp:::1:" + std::to_string(port), AF_INET6, port).c_str(),
+	                    "\"id\":7}");
+	assert_string_equal(version_over("UDP:*:" + std::to_string(port), AF_INET, port).c_str(),
+	                    "\"id\":7}");
+	assert_int_equal(get_stat_val(total), before + 1);
 }
 
 void test_udp(void **)
@@ -208,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_missing_socket_name),
 		cmocka_unit_test(test_bad_ports),
 		cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_udp_names_ipv6_any),
 		cmocka_unit_test(test_unix_and_small_buffer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
