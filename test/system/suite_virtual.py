@@ -124,9 +124,22 @@ def test_parallel_round_robin(runner):
                 st = h.sub_stats("virtual:ROUND-ROBIN")
                 check(st["delivered"] == 6, st)
                 check([m["delivered"] for m in st["members"]] == [3, 3], st)
+                # a member that fails never holds the others back
+                dead = "unix:" + os.path.join(h.run_dir, "gone.sock")
+                pd = "virtual:PARALLEL %s %s" % (dead, a.sock())
+                check(h.subscribe(pd).get("result") == "OK", "parallel with a dead member")
+                h.raise_n(4, 10)
+                got = a.drain()
+                check(sorted(got) == sorted(list(range(10, 14)) * 2), got)
+                st = h.sub_stats("virtual:PARALLEL " + dead)
+                check(st["delivered"] == 4 and [m["failed"] for m in st["members"]] == [4, 0],
+                      st)
+                b.drain()
+                c.drain()
+                d.drain()
                 g = h.result("statistics:get", {"statistics": ["evi:"]})
                 key = "evi:member_delivered/%s/%s/%s" % (EV, "virtual:" + rr[8:], c.sock())
-                check(g.get(key) == 3, (key, sorted(k for k in g if "member" in k)))
+                check(g.get(key) == 5, (key, sorted(k for k in g if "member" in k)))
             finally:
                 for x in (a, b, c, d):
                     x.close()

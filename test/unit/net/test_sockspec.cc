@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "cfg/globals.h"
+#include "settings/globals.h"
 #include "net/resolve.h"
 #include "opensips/net.h"
 #include "opensips/statistics.h"
