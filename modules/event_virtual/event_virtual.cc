@@ -23,6 +23,7 @@
 // round-robin cursor and the FAILOVER skip times are atomics too.
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <ctime>
 #include <memory>
 #include <new>
@@ -213,6 +214,10 @@ struct event_copy {
 	std::string name;
 	str name_str{nullptr, 0};
 	evi_params_p params = nullptr;
+	// the bytes of parameter names and strings: the list only points at
+	// them (evi_param_add_* do not copy)
+	std::deque<std::string> bytes;
+	std::deque<str> strs;
 	~event_copy()
 	{
 		if (params)
@@ -228,10 +233,15 @@ std::unique_ptr<event_copy> copy_event(const evi_event &ev)
 	c->params = evi_get_params();
 	if (!c->params)
 		return nullptr;
+	auto keep = [&](const str &s) -> str * {
+		c->bytes.emplace_back(s.s ? s.s : "", s.s ? (size_t)s.len : 0);
+		c->strs.push_back(str{c->bytes.back().data(), (int)c->bytes.back().size()});
+		return &c->strs.back();
+	};
 	for (evi_param_t *p = ev.params ? ev.params->first : nullptr; p; p = p->next) {
-		str *name = p->name.s ? &p->name : nullptr;
+		str *name = p->name.s ? keep(p->name) : nullptr;
 		int rc = (p->flags & EVI_INT_VAL)   ? evi_param_add_int(c->params, name, &p->val.n)
-		         : (p->flags & EVI_STR_VAL) ? evi_param_add_str(c->params, name, &p->val.s)
+		         : (p->flags & EVI_STR_VAL) ? evi_param_add_str(c->params, name, keep(p->val.s))
 		                                    : (evi_param_create(c->params, name) ? 0 : -1);
 		if (rc < 0)
 			return nullptr;

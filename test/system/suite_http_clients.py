@@ -21,7 +21,6 @@ import ssl
 import subprocess
 import tempfile
 import time
-import urllib.request
 
 import harness as H
 from harness import check
@@ -450,21 +449,12 @@ def test_prometheus_tls(runner):
         return
 
     def body():
-        prom = tool("prometheus")
         ct = certs()
         auth = ('modparam("httpd", "auth_username", "scraper")\n'
                 'modparam("httpd", "auth_password", "pa55")\n')
         with HttpHost("promtls", httpd_params=ct.params(extra=auth),
                       extra_modules='loadmodule "prometheus.so"\n') as h:
-            d = tempfile.mkdtemp(prefix="shim-prom-")
-            port = H.free_port(socket.SOCK_STREAM)
-            cfg = os.path.join(d, "prometheus.yml")
-            with open(cfg, "w") as f:
-                f.write("""global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: shim
+            job = """  - job_name: shim
     scheme: https
     metrics_path: /metrics
     basic_auth:
@@ -474,47 +464,12 @@ scrape_configs:
       ca_file: %s
     static_configs:
       - targets: ['127.0.0.1:%d']
-""" % (ct.ca, h.http_port))
-            log = open(os.path.join(d, "prometheus.log"), "wb")
-            p = subprocess.Popen([prom, "--config.file=" + cfg,
-                                  "--storage.tsdb.path=" + os.path.join(d, "data"),
-                                  "--web.listen-address=127.0.0.1:%d" % port],
-                                 stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, cwd=d)
-            try:
-                deadline = time.monotonic() + 30
-                got = None
-                while time.monotonic() < deadline:
-                    time.sleep(0.5)
-                    check(p.poll() is None, "prometheus exited: %s" %
-                          open(os.path.join(d, "prometheus.log")).read()[-800:])
-                    try:
-                        with urllib.request.urlopen(
-                                "http://127.0.0.1:%d/api/v1/query?query=up" % port,
-                                timeout=2) as r:
-                            res = json.load(r)["data"]["result"]
-                    except OSError:
-                        continue
-                    if res and res[0]["value"][1] == "1":
-                        got = res
-                        break
-                check(got, "prometheus never saw up == 1; targets: %s" %
-                      _targets(port))
+""" % (ct.ca, h.http_port)
+            with H.PrometheusServer(job) as prom:
+                prom.wait_for("up", lambda r: r and r[0]["value"][1] == "1")
                 # and it read our samples, not just a 200
-                with urllib.request.urlopen(
-                        "http://127.0.0.1:%d/api/v1/query?query="
-                        "opensips_uptime_seconds" % port, timeout=2) as r:
-                    res = json.load(r)["data"]["result"]
-                check(res and float(res[0]["value"][1]) >= 0, res)
-            finally:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(5)
-                log.close()
-                shutil.rmtree(d, ignore_errors=True)
+                res = prom.wait_for("opensips_uptime_seconds")
+                check(float(res[0]["value"][1]) >= 0, res)
             # the same scrape without credentials is refused
             ctx = tls_context(ct.ca)
             c = http.client.HTTPSConnection("127.0.0.1", h.http_port, timeout=3,
@@ -531,15 +486,6 @@ scrape_configs:
             check(r.status == 200 and b"opensips_uptime_seconds" in r.read(), r.status)
             c.close()
     runner.run(name, body)
-
-
-def _targets(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/targets" % port,
-                                    timeout=2) as r:
-            return json.dumps(json.load(r))[:800]
-    except OSError as e:
-        return repr(e)
 
 
 # ------------------------------------------------------------ idle flood

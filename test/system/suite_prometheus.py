@@ -30,18 +30,15 @@ with file:line, the HTTP methods, the native families, a real Prometheus
 server scraping us (group_mode 1, statistics all), and scrape speed.
 """
 
-import json
 import os
 import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
-import urllib.request
 
 import harness as H
-from harness import check, TestFailure, Skip
+from harness import check
 
 from suite_http import parse_prometheus
 
@@ -700,76 +697,23 @@ def test_prometheus_server(runner):
         return
 
     def body():
-        prom = shutil.which("prometheus")
-        check(prom is not None, "prometheus is not installed "
-              "(tools/install-deps.sh)")
         with PromHost("prom-server", 'modparam("prometheus", "statistics", '
                       '"all")\nmodparam("prometheus", "group_mode", 1)') as h:
             sent = 11
             h.options(sent)
-            d = tempfile.mkdtemp(prefix="shim-prom-")
-            port = H.free_port(socket.SOCK_STREAM)
-            cfg = os.path.join(d, "prometheus.yml")
-            with open(cfg, "w") as f:
-                f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                        "scrape_configs:\n  - job_name: shim\n"
-                        "    static_configs:\n"
-                        "      - targets: ['127.0.0.1:%d']\n" % h.http_port)
-            log = open(os.path.join(d, "prometheus.log"), "wb")
-            p = subprocess.Popen([prom, "--config.file=" + cfg,
-                                  "--storage.tsdb.path=" + os.path.join(d, "data"),
-                                  "--web.listen-address=127.0.0.1:%d" % port],
-                                 stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, cwd=d)
-
-            def query(q):
-                url = ("http://127.0.0.1:%d/api/v1/query?query=%s"
-                       % (port, urllib.request.quote(q)))
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    return json.load(r)["data"]["result"]
-            try:
-                deadline = time.monotonic() + 30
-                got = None
-                while time.monotonic() < deadline:
-                    time.sleep(0.5)
-                    check(p.poll() is None, "prometheus exited: %s" % open(
-                        os.path.join(d, "prometheus.log")).read()[-800:])
-                    try:
-                        res = query("opensips_core_rcv_requests")
-                    except OSError:
-                        continue
-                    if res:
-                        got = res
-                        break
-                if not got:
-                    try:
-                        with urllib.request.urlopen(
-                                "http://127.0.0.1:%d/api/v1/targets" % port,
-                                timeout=2) as r:
-                            tg = json.dumps(json.load(r))[:800]
-                    except OSError as e:
-                        tg = repr(e)
-                    raise TestFailure("prometheus never stored "
-                                      "opensips_core_rcv_requests; targets: %s"
-                                      % tg)
+            job = ("  - job_name: shim\n    static_configs:\n"
+                   "      - targets: ['127.0.0.1:%d']\n" % h.http_port)
+            with H.PrometheusServer(job) as prom:
+                got = prom.wait_for("opensips_core_rcv_requests")
                 check(len(got) == 1 and got[0]["value"][1] == str(sent),
                       "opensips_core_rcv_requests %s, sent %d" % (got, sent))
-                res = query("sum(opensips_sip_received_total)")
+                res = prom.query("sum(opensips_sip_received_total)")
                 check(res and res[0]["value"][1] == str(sent),
                       "sum(opensips_sip_received_total) %s" % res)
-                res = query("opensips_sl_2xx_replies")
+                res = prom.query("opensips_sl_2xx_replies")
                 check(res and res[0]["value"][1] == str(sent), res)
-                res = query("up")
+                res = prom.query("up")
                 check(res and res[0]["value"][1] == "1", res)
-            finally:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(5)
-                log.close()
-                shutil.rmtree(d, ignore_errors=True)
     runner.run(name, body)
 
 

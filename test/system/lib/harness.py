@@ -485,3 +485,79 @@ def check_report_dates(actual):
                 walk(v)
     walk(j)
     check(not bad, "Date is not ctime(Timestamp): %s" % bad)
+
+
+class PrometheusServer:
+    """A real Prometheus server (Debian's `prometheus`) as a child process on
+    a free loopback port, with a temp config and data dir, scraping every
+    second. `scrape_job` is the YAML of one scrape_configs entry (indented
+    for the list, as "  - job_name: ..."). Use as a context manager."""
+
+    def __init__(self, scrape_job):
+        import shutil as _sh
+        import tempfile as _tf
+        self.bin = _sh.which("prometheus")
+        check(self.bin is not None, "prometheus is not installed (tools/install-deps.sh)")
+        self.dir = _tf.mkdtemp(prefix="shim-prom-")
+        self.port = free_port(socket.SOCK_STREAM)
+        self.cfg = os.path.join(self.dir, "prometheus.yml")
+        with open(self.cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n" + scrape_job)
+        self.log_path = os.path.join(self.dir, "prometheus.log")
+        self.proc = None
+
+    def __enter__(self):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [self.bin, "--config.file=" + self.cfg,
+             "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+             "--web.listen-address=127.0.0.1:%d" % self.port],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=self.dir)
+        return self
+
+    def query(self, q):
+        """Instant query through the HTTP API: the result list."""
+        import urllib.request
+        url = ("http://127.0.0.1:%d/api/v1/query?query=%s"
+               % (self.port, urllib.request.quote(q)))
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return json.load(r)["data"]["result"]
+
+    def wait_for(self, q, pred=lambda res: bool(res), timeout=30.0):
+        """Polls `q` until pred(result) holds; the last result, or a
+        failure with the targets' state and the server's log tail."""
+        import urllib.request
+        deadline = time.monotonic() + timeout
+        res = None
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            check(self.proc.poll() is None, "prometheus exited: %s"
+                  % open(self.log_path, errors="replace").read()[-800:])
+            try:
+                res = self.query(q)
+            except OSError:
+                continue
+            if pred(res):
+                return res
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/targets" % self.port,
+                                        timeout=2) as r:
+                tg = json.dumps(json.load(r))[:800]
+        except OSError as e:
+            tg = repr(e)
+        raise TestFailure("prometheus: %s never as expected (last %s); targets: %s"
+                          % (q, res, tg))
+
+    def __exit__(self, *a):
+        import shutil as _sh
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.log.close()
+        _sh.rmtree(self.dir, ignore_errors=True)
