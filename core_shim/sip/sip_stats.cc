@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -77,8 +78,10 @@ unsigned long waiting_tcp(void *)
 	return total;
 }
 
+// registered on the first drop of each reason; the mutex only guards that
+// registration, so a flood of garbage costs each worker one acquire load
 std::mutex g_drop_mu;
-stat_var *g_drops[8];
+std::atomic<stat_var *> g_drops[8];
 
 } // namespace
 
@@ -134,15 +137,18 @@ stat_var *sip_drop_stat(int reason)
 {
 	if (reason <= 0 || reason >= 8)
 		return nullptr;
+	if (stat_var *v = g_drops[reason].load(std::memory_order_acquire))
+		return v;
 	std::lock_guard<std::mutex> lk(g_drop_mu);
-	if (!g_drops[reason]) {
+	stat_var *v = g_drops[reason].load(std::memory_order_relaxed);
+	if (!v) {
 		const char *names[] = {"reason"};
 		const char *values[] = {sip_parse_error_name(reason)};
-		g_drops[reason] = register_item_stat(
-		    "sip", "dropped", "SIP messages dropped unparsed, per reason", 0, 1, names,
-		    values);
+		v = register_item_stat("sip", "dropped", "SIP messages dropped unparsed, per reason",
+		                       0, 1, names, values);
+		g_drops[reason].store(v, std::memory_order_release);
 	}
-	return g_drops[reason];
+	return v;
 }
 
 } // namespace shim
