@@ -47,9 +47,14 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 # httpd: libmicrohttpd (and GnuTLS, to check certificates at startup)
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd gnutls 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd gnutls 2>/dev/null || echo -lmicrohttpd -lgnutls)
+# event_rabbitmq: rabbitmq-c; event_kafka: librdkafka (both ship .pc files)
+RMQ_CFLAGS := $(shell pkg-config --cflags librabbitmq 2>/dev/null)
+RMQ_LIBS := $(shell pkg-config --libs librabbitmq 2>/dev/null || echo -lrabbitmq)
+RDKAFKA_CFLAGS := $(shell pkg-config --cflags rdkafka 2>/dev/null)
+RDKAFKA_LIBS := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
 
 WARN := -Wall -Wextra -Werror $(SANWARN)
-CPPFLAGS += -Iinclude -Icore_shim $(JANSSON_CFLAGS) $(EV_CFLAGS) $(MHD_CFLAGS) -D_GNU_SOURCE
+CPPFLAGS += -Iinclude -Icore_shim $(JANSSON_CFLAGS) $(EV_CFLAGS) $(MHD_CFLAGS) $(RMQ_CFLAGS) $(RDKAFKA_CFLAGS) -D_GNU_SOURCE
 CXXFLAGS += -std=c++20 $(OPT) -g -fPIC $(WARN) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread
 LIBS := $(EV_LIBS) $(JANSSON_LIBS) -ldl
@@ -65,13 +70,19 @@ MODULE_SOS := $(MODULE_NAMES:%=$(BUILD)/modules/%.so)
 TESTMOD_NAMES := $(notdir $(patsubst %/,%,$(wildcard test/modules/*/)))
 TESTMOD_SOS := $(TESTMOD_NAMES:%=$(BUILD)/test-modules/%.so)
 
+# Helper programs the system tests run (decisions §37): test/helpers/<name>.c
+# into $(BUILD)/test-helpers/<name>; each links what HELPERLIBS_<name> says.
+HELPER_SRCS := $(wildcard test/helpers/*.c)
+HELPER_BINS := $(HELPER_SRCS:test/helpers/%.c=$(BUILD)/test-helpers/%)
+HELPERLIBS_kafka_mock := $(RDKAFKA_LIBS)
+
 UNIT_SRCS := $(shell find test/unit -name 'test_*.cc' | sort)
 UNIT_BINS := $(UNIT_SRCS:test/unit/%.cc=$(BUILD)/unit/%)
 
 .PHONY: all deps test unit system run bench install clean fuzz format
 .PHONY: fuzz-build fuzz-regress fuzz-clean
 .PHONY: soak
-all: $(BIN) $(MODULE_SOS) $(TESTMOD_SOS)
+all: $(BIN) $(MODULE_SOS) $(TESTMOD_SOS) $(HELPER_BINS)
 
 deps:
 	@sh tools/install-deps.sh
@@ -104,6 +115,8 @@ $(BIN): $(MAIN_OBJ) $(LIBSHIM)
 
 # Libraries a module links beyond libev and jansson: MODLIBS_<module>.
 MODLIBS_httpd := $(MHD_LIBS)
+MODLIBS_event_rabbitmq := $(RMQ_LIBS)
+MODLIBS_event_kafka := $(RDKAFKA_LIBS)
 
 define module_rule
 $(BUILD)/modules/$(1).so: $(patsubst %.cc,$(BUILD)/obj/%.o,$(wildcard modules/$(1)/*.cc))
@@ -118,6 +131,10 @@ $(BUILD)/test-modules/$(1).so: $(patsubst %.cc,$(BUILD)/obj/%.o,$(wildcard test/
 	$(CXX) $(LDFLAGS) -shared -o $$@ $$^
 endef
 $(foreach m,$(TESTMOD_NAMES),$(eval $(call testmod_rule,$(m))))
+
+$(BUILD)/test-helpers/%: test/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE $(SANFLAGS) -pthread -o $@ $< $(HELPERLIBS_$*)
 
 # A unit test under test/unit/modules/<mod>/ also links that module's
 # objects; every unit test links the whole host library, exported

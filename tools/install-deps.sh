@@ -5,7 +5,8 @@
 #   sh tools/install-deps.sh        what `make test` needs
 #   sh tools/install-deps.sh fuzz   the same plus clang and libFuzzer (make fuzz)
 PKGS="build-essential pkg-config libev-dev libjansson-dev libcmocka-dev sip-tester python3
-	libmicrohttpd-dev libgnutls28-dev gnutls-bin curl apache2-utils wrk openssl prometheus"
+	libmicrohttpd-dev libgnutls28-dev gnutls-bin curl apache2-utils wrk openssl prometheus
+	librabbitmq-dev rabbitmq-server python3-pika amqp-tools librdkafka-dev kcat"
 case "$1" in
 "") ;;
 fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;

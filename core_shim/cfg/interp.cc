@@ -477,11 +477,14 @@ int run_call(const call &c, run_ctx &ctx, const frame *fr)
 	return -1;
 }
 
-int run_top(int idx, sip_msg *msg, const frame *fr)
+int run_top(int idx, sip_msg *msg, const frame *fr,
+            std::map<std::string, std::vector<value>> *avps = nullptr)
 {
 	if (!g_script || idx < 0 || idx >= (int)g_script->routes.size()) return 0;
 	run_ctx ctx;
 	ctx.msg = msg;
+	if (avps)
+		ctx.avps.swap(*avps);
 	run_ctx *saved = t_ctx;
 	const frame *saved_fr = t_frame;
 	t_ctx = &ctx;
@@ -817,6 +820,29 @@ extern "C" int shim_script_route_run(int idx)
 	if (!g_script || idx < 0 || idx >= (int)g_script->routes.size())
 		return -1;
 	run_top(idx, nullptr, nullptr);
+	return 0;
+}
+
+extern "C" int shim_script_route_run_avps(int idx, int n, const char *const *names,
+                                          const str *values, const int *ints)
+{
+	using namespace shim;
+	using shim::cfg::value;
+	if (!g_script || idx < 0 || idx >= (int)g_script->routes.size() || n < 0 ||
+	    (n > 0 && (!names || !values)))
+		return -1;
+	std::map<std::string, std::vector<value>> avps;
+	for (int i = 0; i < n; i++) {
+		if (!names[i])
+			return -1;
+		if (values[i].s)
+			avps[names[i]].push_back(value::of_str(std::string(values[i].s, (size_t)values[i].len)));
+		else if (ints)
+			avps[names[i]].push_back(value::of_int(ints[i]));
+		else
+			return -1;
+	}
+	run_top(idx, nullptr, nullptr, &avps);
 	return 0;
 }
 

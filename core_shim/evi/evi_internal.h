@@ -27,8 +27,10 @@ struct job {
 	event_id_t event;
 	int level;             // nesting level of the raise (MAX_REC_LEV)
 	evi_params_t params;   // points into the trailing storage
+	str callid;            // the raising SIP request's, in the storage; or {0,0}
 };
-job *job_create(event_id_t id, const evi_params_t *src, int level);
+job *job_create(event_id_t id, const evi_params_t *src, int level,
+                const str *callid = nullptr);
 void job_ref(job *j);
 void job_unref(job *j);
 

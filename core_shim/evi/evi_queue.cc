@@ -12,9 +12,11 @@ namespace shim::evi {
 
 // ---- jobs ----
 
-job *job_create(event_id_t id, const evi_params_t *src, int level)
+job *job_create(event_id_t id, const evi_params_t *src, int level, const str *callid)
 {
 	size_t n = 0, bytes = 0;
+	size_t cid_len = callid && callid->s && callid->len > 0 ? (size_t)callid->len : 0;
+	bytes += cid_len;
 	if (src)
 		for (const evi_param_t *p = src->first; p; p = p->next) {
 			n++;
@@ -35,6 +37,12 @@ job *job_create(event_id_t id, const evi_params_t *src, int level)
 	j->params.first = j->params.last = nullptr;
 	evi_param_t *arr = reinterpret_cast<evi_param_t *>(j + 1);
 	char *data = reinterpret_cast<char *>(arr + n);
+	j->callid = str{nullptr, 0};
+	if (cid_len) {
+		memcpy(data, callid->s, cid_len);
+		j->callid = str{data, (int)cid_len};
+		data += cid_len;
+	}
 	size_t i = 0;
 	if (src)
 		for (const evi_param_t *p = src->first; p; p = p->next, i++) {

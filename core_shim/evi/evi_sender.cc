@@ -11,6 +11,7 @@
 #include "opensips/host.h"
 #include "proc/roster.h"
 #include "proc/threads.h"
+#include "sip/receive.h"
 #include "stats/stats.h"
 
 namespace shim::evi {
@@ -103,6 +104,7 @@ size_t deliver_run(const std::shared_ptr<subscriber> &sp, size_t max)
 	for (size_t i = 0; i < n; i++) {
 		evs[i].name = e ? &e->name : nullptr;
 		evs[i].params = &jobs[i]->params;
+		evs[i].callid = jobs[i]->callid;
 		outs[i] = kUnset;
 		if (jobs[i]->level > level)
 			level = jobs[i]->level;
@@ -309,7 +311,9 @@ int evi_raise_event(event_id_t id, evi_params_p params)
 				s->dropped.fetch_add(1, std::memory_order_relaxed);
 			rc = e->subs.empty() ? 0 : -1;
 		} else {
-			j = job_create(id, params, level);
+			const sip_msg *cur = shim::sip_current_msg();
+			str cid = cur ? cur->callid : str{nullptr, 0};
+			j = job_create(id, params, level, &cid);
 			if (!j) rc = -2;
 		}
 		if (j) for (auto &s : e->subs) {

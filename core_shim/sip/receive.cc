@@ -24,7 +24,13 @@ inline long long now_us()
 }
 
 std::atomic<sip_local_ack_f> g_local_ack_cb{nullptr};
+thread_local const sip_msg *t_current = nullptr;
 } // namespace
+
+const sip_msg *sip_current_msg()
+{
+	return t_current;
+}
 
 int receive_msg(sip_msg *msg, sip_counters *c)
 {
@@ -71,8 +77,11 @@ int receive_msg(sip_msg *msg, sip_counters *c)
 	int threshold = g_globals.exec_msg_threshold;
 	long long start = threshold > 0 ? now_us() : 0;
 	SHIM_PROF_ENTER(SHIM_PROF_SIP, "request_script", 0);
-	if (g_script_runner.run_request)
+	if (g_script_runner.run_request) {
+		t_current = msg;
 		g_script_runner.run_request(msg);
+		t_current = nullptr;
+	}
 	SHIM_PROF_EXIT(SHIM_PROF_SIP, "request_script",
 	               g_script_runner.last_action_flags ? g_script_runner.last_action_flags() : 0);
 	if (msg->replied) {

@@ -12,4 +12,8 @@ struct sip_counters;
 // routed, -1 when it was dropped (malformed, or a reply).
 int receive_msg(sip_msg *msg, sip_counters *counters);
 
+// The request the calling thread is routing (inside receive_msg's script
+// run), or NULL: what raised events take their Call-ID from.
+const sip_msg *sip_current_msg();
+
 } // namespace shim

@@ -59,6 +59,9 @@ enum evi_outcome {
 typedef struct evi_event_ {
 	const str *name;               /* the event's name */
 	evi_params_t *params;          /* read-only: shared by the subscribers */
+	str callid;                    /* Call-ID of the SIP request whose
+	                                * processing raised the event ({NULL,0}
+	                                * when none): event_kafka's key=callid */
 } evi_event;
 
 /* A late outcome, for an event left EVI_OUTCOME_LATER. */

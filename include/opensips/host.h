@@ -3,6 +3,8 @@
 #ifndef OPENSIPS_HOST_H
 #define OPENSIPS_HOST_H
 
+#include "str.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -70,6 +72,12 @@ int shim_script_route_find(const char *name);
  * SIP message (module functions get msg == NULL). 0, or -1 for a bad
  * index. */
 int shim_script_route_run(int idx);
+/* The same, with `n` AVPs set before the route starts: $avp(names[i]) =
+ * values[i] (a string; values[i].s NULL: an integer, ints[i]). For report
+ * routes (kafka_publish). `ints` may be NULL when every value is a string.
+ * 0, or -1 for a bad index or argument. */
+int shim_script_route_run_avps(int idx, int n, const char *const *names,
+                               const str *values, const int *ints);
 
 /* ---- identity ---- */
 /* "opensips-shim (0.1.0 (x86_64/linux))" */

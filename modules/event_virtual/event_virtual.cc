@@ -214,6 +214,7 @@ struct event_copy {
 	std::string name;
 	str name_str{nullptr, 0};
 	evi_params_p params = nullptr;
+	std::string callid;
 	// the bytes of parameter names and strings: the list only points at
 	// them (evi_param_add_* do not copy)
 	std::deque<std::string> bytes;
@@ -230,6 +231,8 @@ std::unique_ptr<event_copy> copy_event(const evi_event &ev)
 	auto c = std::make_unique<event_copy>();
 	c->name.assign(ev.name->s, (size_t)ev.name->len);
 	c->name_str = str{c->name.data(), (int)c->name.size()};
+	if (ev.callid.s && ev.callid.len > 0)
+		c->callid.assign(ev.callid.s, (size_t)ev.callid.len);
 	c->params = evi_get_params();
 	if (!c->params)
 		return nullptr;
@@ -325,7 +328,9 @@ void finish(late_ctx *c, int outcome)
 // FAILOVER from member `from` on, after a failure; settles c's event.
 void failover_from(late_ctx *c, size_t from)
 {
-	evi_event ev{&c->ev->name_str, c->ev->params};
+	evi_event ev{&c->ev->name_str, c->ev->params,
+	             str{c->ev->callid.empty() ? nullptr : c->ev->callid.data(),
+	                 (int)c->ev->callid.size()}};
 	for (size_t k = from; k < c->v->members.size(); k++) {
 		frame f{c->v, nullptr, 0, k, c};
 		int o = deliver_one(&f, ev);

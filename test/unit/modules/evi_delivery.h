@@ -9,7 +9,7 @@
 inline int raise1(int (*raise)(evi_delivery *), evi_reply_sock *sock, str *name,
                   evi_params_t *params)
 {
-	evi_event ev{name, params};
+	evi_event ev{name, params, {nullptr, 0}};
 	int out = -1;
 	evi_delivery d{sizeof(evi_delivery), sock, 1, &ev, &out, nullptr, nullptr};
 	int rc = raise(&d);
