@@ -151,6 +151,59 @@ def test_bodies(runner, lz):
     runner.run(name, body)
 
 
+def test_autoscale(runner, lz):
+    name = ("rmq.autoscale: E_CORE_PROC_AUTO_SCALE over rabbitmq, byte for byte "
+            "as udp: receives it")
+    if not runner.wanted(name):
+        return
+
+    def body():
+        b = lz.get()
+        h = H.Host(EV.AS_CFG, subs={"@EXTRA_MODULES@": 'loadmodule "event_rabbitmq.so"\n',
+                                    "@EVENT_ROUTES@": ""},
+                   name="rmq-as", sip_port=H.free_port_both())
+        col = EV.UdpCollector().start()
+        c = Consumer(b, "ev-autoscale")
+        c.purge()
+        stop = threading.Event()
+        threads = []
+        try:
+            h.start()
+            EV.subscribe(h, "E_CORE_PROC_AUTO_SCALE", col.socket, 120)
+            EV.subscribe(h, "E_CORE_PROC_AUTO_SCALE",
+                         "rabbitmq:127.0.0.1:%d/ev-autoscale" % b.port, 120)
+
+            def sender():
+                s = H.sip_socket()
+                lp = s.getsockname()[1]
+                s.settimeout(2.0)
+                while not stop.is_set():
+                    data, _, _ = H.sip_options("slow", h.sip_port, lp)
+                    try:
+                        s.sendto(data, ("127.0.0.1", h.sip_port))
+                        s.recv(65535)
+                    except OSError:
+                        pass
+                s.close()
+            for _ in range(10):
+                t = threading.Thread(target=sender, daemon=True)
+                t.start()
+                threads.append(t)
+            a = col.next(10.0)
+            stop.set()
+            check(a, "no E_CORE_PROC_AUTO_SCALE within 10 s of load")
+            got = c.bodies(expect=1, timeout=5)
+            check(got and got[0].decode() == a, "udp %s\n  amqp %s" % (a, got[:1]))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(3)
+            col.close()
+            c.close()
+            h.cleanup()
+    runner.run(name, body)
+
+
 # ------------------------------------------------------------ order
 
 def test_order(runner, lz):
@@ -575,6 +628,7 @@ def run(runner):
     lz = LazyBroker()
     try:
         test_bodies(runner, lz)
+        test_autoscale(runner, lz)
         test_order(runner, lz)
         test_publish(runner, lz)
         test_bad(runner, lz)
