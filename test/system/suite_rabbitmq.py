@@ -43,7 +43,7 @@ def note(text):
     print("     note: " + text, flush=True)
 
 
-def rmq_host(name, broker, extra="", globals_="", **kw):
+def rmq_host(name, broker, extra="", globals_="", routes="", **kw):
     mods = ('modparam("event_rabbitmq", "server_id", '
             '"[srv] uri = amqp://guest:guest@127.0.0.1:%d")\n'
             'modparam("event_rabbitmq", "server_id", '
@@ -53,7 +53,7 @@ def rmq_host(name, broker, extra="", globals_="", **kw):
     kw.setdefault("sip_port", H.free_port_both())
     return H.Host(CFG, subs={"@EXTRA_MODULES@": mods,
                              "@EXTRA_GLOBALS@": globals_,
-                             "@EVENT_ROUTES@": ""}, name=name, **kw)
+                             "@EVENT_ROUTES@": routes}, name=name, **kw)
 
 
 def sub_stats(h, prefix, event=None):
@@ -201,6 +201,52 @@ def test_autoscale(runner, lz):
             col.close()
             c.close()
             h.cleanup()
+    runner.run(name, body)
+
+
+def test_two_nodes(runner, lz):
+    name = ("rmq.two nodes: two hosts, one topic exchange, one consumer reads both "
+            "nodes' SR changes (docs/event_rabbitmq.md)")
+    if not runner.wanted(name):
+        return
+
+    def body():
+        b = lz.get()
+        conn = b.connect()
+        ch = conn.channel()
+        ch.exchange_declare("opensips", exchange_type="topic", durable=True)
+        ch.queue_declare("sr-changes", durable=True)
+        ch.queue_bind("sr-changes", "opensips", routing_key="sr.#")
+        ch.queue_purge("sr-changes")
+        hosts = []
+        try:
+            for node in ("node-a", "node-b"):
+                sock = ("rabbitmq:guest:guest@127.0.0.1:%d/exchange=opensips;persistent?sr.%s"
+                        % (b.port, node))
+                h = rmq_host("rmq-" + node, b,
+                             extra='modparam("event_rabbitmq", "heartbeat", 5)\n',
+                             routes='startup_route {\n\tsubscribe_event('
+                                    '"E_CORE_SR_STATUS_CHANGED", "%s");\n}\n' % sock)
+                hosts.append(h)
+                h.start()
+            EV.ok200(H.send_options(hosts[0], "sr-bad")[0])
+            EV.ok200(H.send_options(hosts[1], "sr-sec")[0])
+            seen = {}
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and len(seen) < 2:
+                method, props, body_ = ch.basic_get("sr-changes", auto_ack=True)
+                if method is None:
+                    conn.sleep(0.05)
+                    continue
+                p = json.loads(body_)["params"]
+                if p["group"] in ("ref_app", "security"):
+                    seen[method.routing_key] = (p["group"], p["status"], props.delivery_mode)
+            check(seen == {"sr.node-a": ("ref_app", -3, 2), "sr.node-b": ("security", -1, 2)},
+                  seen)
+        finally:
+            for h in hosts:
+                h.cleanup()
+            conn.close()
     runner.run(name, body)
 
 
@@ -629,6 +675,7 @@ def run(runner):
     try:
         test_bodies(runner, lz)
         test_autoscale(runner, lz)
+        test_two_nodes(runner, lz)
         test_order(runner, lz)
         test_publish(runner, lz)
         test_bad(runner, lz)
