@@ -3,9 +3,10 @@
 Debian's rabbitmq-server started as a child process: its own node name,
 AMQP port, distribution port and epmd port (all free loopback ports), its
 own mnesia, log and config directories and HOME (the Erlang cookie) under
-a temporary directory. Nothing touches a system service. One node per
-suite: start() once, restart() / kill() for outage tests, close() at the
-end (which also ends the epmd daemon the node started on its own port).
+a temporary directory, and its own epmd (a child process on the private
+port, so no epmd daemon outlives the tests). Nothing touches a system
+service. One node per suite: start() once, restart() / kill() for outage
+tests, close() at the end.
 
 A broker that does not come up within its bound raises TestFailure with
 the tail of its log; the suite fails, it never skips.
@@ -47,6 +48,7 @@ class RabbitMQ:
         self.node = "shimtest%d@localhost" % self.port
         self.start_timeout = start_timeout
         self.proc = None
+        self.epmd = None
         self.log_file = None
         os.makedirs(os.path.join(self.dir, "home"), exist_ok=True)
         with open(os.path.join(self.dir, "rabbitmq.conf"), "w") as f:
@@ -96,6 +98,20 @@ class RabbitMQ:
         if not os.path.exists(SERVER):
             raise H.TestFailure("rabbitmq-server is not installed "
                                 "(tools/install-deps.sh installs it)")
+        if self.epmd is None or self.epmd.poll() is not None:
+            # our own epmd, in the foreground on the private port: the node
+            # finds it and does not start a daemon that would outlive us
+            self.epmd = subprocess.Popen(
+                ["epmd", "-port", str(self.epmd_port), "-address", "127.0.0.1"],
+                env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", self.epmd_port), 0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
         self.log_file = open(os.path.join(self.dir, "server.out"), "ab")
         self.proc = subprocess.Popen([SERVER], env=self.env(), cwd=self.dir,
                                      stdout=self.log_file, stderr=subprocess.STDOUT,
@@ -178,9 +194,10 @@ class RabbitMQ:
 
     def close(self):
         self.kill()
-        # the epmd daemon the node started on its private port
-        subprocess.run(["epmd", "-port", str(self.epmd_port), "-kill"],
-                       capture_output=True, env=self.env(), timeout=10)
+        if self.epmd is not None:
+            self.epmd.kill()
+            self.epmd.wait(5)
+            self.epmd = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
