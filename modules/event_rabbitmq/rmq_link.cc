@@ -167,6 +167,7 @@ int link::submit(message &&m)
 	m.queued_at = mono_now();
 	std::vector<message> old;
 	int rc;
+	bool was_empty = false;
 	{
 		std::lock_guard<std::mutex> lk(mu_);
 		if (stopping_ || refused_)
@@ -182,6 +183,7 @@ int link::submit(message &&m)
 		if (n >= (size_t)g_set.backlog_events || b + m.size() > (size_t)g_set.backlog_bytes) {
 			rc = EVI_OUTCOME_DROPPED;
 		} else {
+			was_empty = pending_.empty();
 			pending_bytes_ += m.size();
 			pending_.push_back(std::move(m));
 			rc = EVI_OUTCOME_LATER;
@@ -194,7 +196,10 @@ int link::submit(message &&m)
 			update_stat(stats.backlog, 1);
 		if (stats.published)
 			update_stat(stats.published, 1);
-		wake();
+		// The sender looks at the backlog after every publish run and every
+		// wake-up: only a backlog that was empty may have it asleep.
+		if (was_empty)
+			wake();
 	}
 	return rc;
 }
