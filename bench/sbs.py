@@ -214,6 +214,44 @@ def before_host(tmp):
     return shim_host("shim-before", d, tmp)
 
 
+FLOOR = os.path.join(BUILD, "bench", "echo_floor")
+
+
+class FloorHost:
+    """The loopback floor (bench/echo_floor.c): two threads, one UDP
+    socket, a fixed 200-byte reply with the request's Call-ID."""
+
+    name = "floor"
+
+    def __init__(self, tmp):
+        self.proc = None
+        self.mi_port = None
+        self.http_port = None
+
+    def start(self, _params=""):
+        if not os.access(FLOOR, os.X_OK) or \
+                os.path.getmtime(FLOOR) < os.path.getmtime(os.path.join(ROOT, "bench", "echo_floor.c")):
+            os.makedirs(os.path.dirname(FLOOR), exist_ok=True)
+            subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-pthread", "-o", FLOOR,
+                            os.path.join(ROOT, "bench", "echo_floor.c")], check=True)
+        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.proc = subprocess.Popen([FLOOR, str(self.sip_port)], stdin=subprocess.DEVNULL)
+        time.sleep(0.2)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def tail(self):
+        return ""
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(5)
+            self.proc = None
+
+
 def make_hosts(tmp):
     hosts = []
     shim = os.path.join(BUILD, "opensips-shim")
@@ -415,6 +453,30 @@ def raise_storm(h, dur, sock_fmt, collectors=1):
     return eps, 0
 
 
+def core_groups(args, tmp):
+    """MI and SIP at W=1/8/32 (the floor answers SIP only), and the memory
+    of the whole process tree, idle and after the SIP steps."""
+    d = args.duration
+    steps = []
+    for w in (1, 8, 32):
+        steps.append(("MI datagram sr_get_status core, W=%d, req/s" % w,
+                      lambda h, w=w: loadgen("mi", h.mi_port, w, d) if h.mi_port else None))
+    for w in (1, 8, 32):
+        steps.append(("SIP OPTIONS through sr_check_status, W=%d, replies/s" % w,
+                      lambda h, w=w: loadgen("sip", h.sip_port, w, d)))
+    steps.append(("RSS of the process tree after the SIP steps, kB (lower is better)",
+                  lambda h: (mem_kb(h.proc.pid)[0], 0) if h.mi_port else None))
+    steps.append(("PSS of the process tree after the SIP steps, kB (lower is better)",
+                  lambda h: (mem_kb(h.proc.pid)[1], 0) if h.mi_port else None))
+    idle = ("memory", "", None, [
+        ("idle RSS of the process tree, kB (lower is better)",
+         lambda h: (mem_kb(h.proc.pid)[0], 0)),
+        ("idle PSS of the process tree, kB (lower is better)",
+         lambda h: (mem_kb(h.proc.pid)[1], 0)),
+    ])
+    return [idle, ("core", "", "floor", steps)]
+
+
 def events_groups(args, tmp):
     d = args.duration
     extra = ('loadmodule "event_datagram.so"\n'
@@ -431,7 +493,8 @@ def events_groups(args, tmp):
     ])]
 
 
-GROUPS = {"http": http_groups, "stats": stats_groups, "events": events_groups}
+GROUPS = {"core": core_groups, "http": http_groups, "stats": stats_groups,
+          "events": events_groups}
 
 
 def cpu_model():
@@ -474,6 +537,8 @@ def main():
                     if nostats is None:
                         nostats = nostats_host(tmp) or False
                     ghosts = [hosts[0]] + ([nostats] if nostats else [])
+                elif which == "floor":
+                    ghosts = hosts + [FloorHost(tmp)]
                 elif which == "before":
                     # ours only (testmod), beside an earlier build if given
                     if before is None:
@@ -490,18 +555,22 @@ def main():
                             order = ghosts if r % 2 == 0 else list(reversed(ghosts))
                             for h in order:
                                 c0, t0 = cpu_seconds(h.proc.pid), time.monotonic()
-                                v, e = fn(h)
+                                res = fn(h)
+                                if res is None:
+                                    continue  # not a step for this host
+                                v, e = res
                                 c1, t1 = cpu_seconds(h.proc.pid), time.monotonic()
                                 # host CPU per request, microseconds
                                 n = v * (t1 - t0)
-                                cpu[h.name].append(1e6 * (c1 - c0) / n if n > 0 else 0)
+                                cpu[h.name].append(1e6 * (c1 - c0) / n
+                                                   if n > 0 and "kB" not in label else 0)
                                 if not h.alive():
                                     raise RuntimeError("%s died during '%s':\n%s"
                                                        % (h.name, label, h.tail()))
                                 got[h.name].append(v)
                                 errs[h.name] += e
                         med = {n: (statistics.median(got[n]), errs[n],
-                                   statistics.median(cpu[n])) for n in got}
+                                   statistics.median(cpu[n])) for n in got if got[n]}
                         results.append((label, med))
                         log("%-55s %s" % (label, "  ".join(
                             "%s %s%s cpu %.1fus/req" % (n, fmt(v), " (%d errors)" % e
@@ -516,7 +585,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     peers = [h.name for h in hosts if h.name != "shim"]
-    for extra in ("shim-nostats", "shim-before"):
+    for extra in ("floor", "shim-nostats", "shim-before"):
         if any(extra in m for _, m in results):
             peers.append(extra)
     print()
