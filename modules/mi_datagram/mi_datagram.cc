@@ -45,9 +45,22 @@ long unix_uid = -1, unix_gid = -1;
 int g_fd = -1;
 std::string g_unix_path; // set when we bound a unix socket (unlinked at exit)
 
+// Datagrams taken per recvmmsg, and replies sent per sendmmsg: one
+// wake-up of the thread (and of a client waiting on several replies)
+// serves a batch. Each request still gets its own reply, in order.
+constexpr int kBatch = 16;
+constexpr int kFlushTail = 4; // the last replies of a batch go one by one
+
 struct worker {
 	ev_io io;
-	std::vector<char> buf;
+	size_t buf_size = 0;
+	std::unique_ptr<char[]> bufs;     // kBatch receive buffers, untouched until used
+	struct mmsghdr in[kBatch];
+	struct iovec in_iov[kBatch];
+	struct sockaddr_storage from[kBatch];
+	struct mmsghdr out[kBatch];
+	struct iovec out_iov[kBatch];
+	char *owned[kBatch];              // replies to free once sent
 };
 std::mutex g_workers_lock;
 std::vector<std::unique_ptr<worker>> g_workers; // freed at process exit
@@ -224,73 +237,135 @@ int mod_init(void)
 	return 0;
 }
 
-void send_reply(const char *data, size_t len, const struct sockaddr_storage *to,
-                socklen_t tolen)
-{
-	if (tolen <= (socklen_t)sizeof(sa_family_t)) {
-		LM_DBG("unbound unix client: cannot reply\n");
-		return;
-	}
-	if (sendto(g_fd, data, len, MSG_NOSIGNAL, (const struct sockaddr *)to, tolen) < 0)
-		LM_ERR("cannot send MI reply: %s\n", strerror(errno));
-}
+// The reply to one datagram: what to send (data, len) and what to free
+// after (owned, from mi_run_jsonrpc), or nothing (a notification).
+struct reply {
+	const char *data = nullptr;
+	size_t len = 0;
+	char *owned = nullptr;
+};
 
-void handle_datagram(worker *w, ssize_t n, const struct sockaddr_storage *from,
-                     socklen_t fromlen)
+reply handle_datagram(char *buf, size_t n)
 {
-	if (n > (ssize_t)w->buf.size())
-		n = (ssize_t)w->buf.size(); // truncated: will not parse
-	char *reply = nullptr;
-	int reply_len = 0;
+	char *out = nullptr;
+	int out_len = 0;
+	reply r;
 	SHIM_PROF_START(SHIM_PROF_EXTRAPROCS, nullptr, 0);
 	SHIM_PROF_ENTER(SHIM_PROF_EXTRAPROCS, "MI_DATAGRAM handling", 0);
 	const char *pname = shim_prof_session_level >= SHIM_PROF_EXTRAPROCS
-	                        ? shim_prof_mi_name("MI_DATAGRAM", w->buf.data(), (int)n)
+	                        ? shim_prof_mi_name("MI_DATAGRAM", buf, (int)n)
 	                        : nullptr;
 	if (pname) SHIM_PROF_ENTER(SHIM_PROF_EXTRAPROCS, pname, 0);
-	int rc = mi_run_jsonrpc(w->buf.data(), (int)n, pretty_printing, "datagram",
-	                        &reply, &reply_len);
+	int rc = mi_run_jsonrpc(buf, (int)n, pretty_printing, "datagram", &out, &out_len);
 	if (pname) SHIM_PROF_EXIT(SHIM_PROF_EXTRAPROCS, pname, rc);
 	switch (rc) {
 	case MI_RUN_REPLY:
-		if (reply_len > socket_buf_size) {
-			LM_ERR("MI reply of %d bytes is larger than socket_buf_size %d\n",
-			       reply_len, socket_buf_size);
-			send_reply(internal_error_text, sizeof internal_error_text - 1, from, fromlen);
+		if (out_len > socket_buf_size) {
+			LM_ERR("MI reply of %d bytes is larger than socket_buf_size %d\n", out_len,
+			       socket_buf_size);
+			r.data = internal_error_text;
+			r.len = sizeof internal_error_text - 1;
+			mi_free_reply(out);
 		} else {
-			send_reply(reply, (size_t)reply_len, from, fromlen);
+			r.data = out;
+			r.len = (size_t)out_len;
+			r.owned = out;
 		}
 		break;
 	case MI_RUN_NO_REPLY:
+		mi_free_reply(out);
 		break;
 	case MI_RUN_PARSE_ERROR:
-		send_reply(parse_error_text, sizeof parse_error_text - 1, from, fromlen);
+		r.data = parse_error_text;
+		r.len = sizeof parse_error_text - 1;
+		mi_free_reply(out);
 		break;
 	default:
-		send_reply(internal_error_text, sizeof internal_error_text - 1, from, fromlen);
+		r.data = internal_error_text;
+		r.len = sizeof internal_error_text - 1;
+		mi_free_reply(out);
 		break;
 	}
-	mi_free_reply(reply);
 	SHIM_PROF_EXIT(SHIM_PROF_EXTRAPROCS, "MI_DATAGRAM", 0);
 	SHIM_PROF_END(SHIM_PROF_EXTRAPROCS, 0);
+	return r;
+}
+
+// Sends out[0..n) with sendmmsg; a reply the kernel refuses is logged and
+// skipped, the rest still go.
+void send_replies(worker *w, int n)
+{
+	int done = 0;
+	while (done < n) {
+		int k = sendmmsg(g_fd, w->out + done, (unsigned)(n - done), MSG_NOSIGNAL);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			LM_ERR("cannot send MI reply: %s\n", strerror(errno));
+			done++; // the one that failed
+			continue;
+		}
+		done += k;
+	}
 }
 
 void on_readable(struct ev_loop *, ev_io *io, int)
 {
 	worker *w = (worker *)io->data;
-	// Bounded batch per wake-up so one flood cannot starve the loop.
-	for (int i = 0; i < 64; i++) {
-		struct sockaddr_storage from;
-		socklen_t fromlen = sizeof from;
-		ssize_t n = recvfrom(g_fd, w->buf.data(), w->buf.size(),
-		                     MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from,
-		                     &fromlen);
+	// Bounded rounds per wake-up so one flood cannot starve the loop.
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < kBatch; i++) {
+			w->in_iov[i].iov_base = w->bufs.get() + (size_t)i * w->buf_size;
+			w->in_iov[i].iov_len = w->buf_size;
+			memset(&w->in[i].msg_hdr, 0, sizeof w->in[i].msg_hdr);
+			w->in[i].msg_hdr.msg_iov = &w->in_iov[i];
+			w->in[i].msg_hdr.msg_iovlen = 1;
+			w->in[i].msg_hdr.msg_name = &w->from[i];
+			w->in[i].msg_hdr.msg_namelen = sizeof w->from[i];
+		}
+		int n = recvmmsg(g_fd, w->in, kBatch, MSG_DONTWAIT, nullptr);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				LM_ERR("recvfrom: %s\n", strerror(errno));
+				LM_ERR("recvmmsg: %s\n", strerror(errno));
 			return;
 		}
-		handle_datagram(w, n, &from, fromlen);
+		int nout = 0;
+		for (int i = 0; i < n; i++) {
+			// a truncated datagram keeps its first buf_size bytes: it will
+			// not parse, and gets the parse error
+			size_t len = w->in[i].msg_len;
+			reply r = handle_datagram(static_cast<char *>(w->in_iov[i].iov_base), len);
+			if (!r.data)
+				continue;
+			if (w->in[i].msg_hdr.msg_namelen <= (socklen_t)sizeof(sa_family_t)) {
+				LM_DBG("unbound unix client: cannot reply\n");
+				mi_free_reply(r.owned);
+				continue;
+			}
+			w->out_iov[nout].iov_base = const_cast<char *>(r.data);
+			w->out_iov[nout].iov_len = r.len;
+			memset(&w->out[nout].msg_hdr, 0, sizeof w->out[nout].msg_hdr);
+			w->out[nout].msg_hdr.msg_iov = &w->out_iov[nout];
+			w->out[nout].msg_hdr.msg_iovlen = 1;
+			w->out[nout].msg_hdr.msg_name = &w->from[i];
+			w->out[nout].msg_hdr.msg_namelen = w->in[i].msg_hdr.msg_namelen;
+			w->owned[nout] = r.owned;
+			nout++;
+			// A client with few requests in flight waits for each reply:
+			// send at once while the rest of the batch is small, so the
+			// client refills while we work; larger batches go out together.
+			if (n - i <= kFlushTail || nout == kBatch) {
+				send_replies(w, nout);
+				for (int k = 0; k < nout; k++)
+					mi_free_reply(w->owned[k]);
+				nout = 0;
+			}
+		}
+		send_replies(w, nout);
+		for (int i = 0; i < nout; i++)
+			mi_free_reply(w->owned[i]);
+		if (n < kBatch)
+			return;
 	}
 }
 
@@ -304,7 +379,8 @@ void datagram_proc(int rank)
 	if (init_mi_child() < 0)
 		LM_WARN("an MI command's per-thread init failed\n");
 	auto w = std::make_unique<worker>();
-	w->buf.resize((size_t)socket_buf_size);
+	w->buf_size = (size_t)socket_buf_size;
+	w->bufs.reset(new char[w->buf_size * kBatch]); // not zeroed: not resident until used
 	ev_io_init(&w->io, on_readable, g_fd, EV_READ);
 	w->io.data = w.get();
 	ev_io_start(loop, &w->io);
