@@ -39,6 +39,14 @@ constexpr int kMaxDatagram = 65536;
 // this size never adds pages; larger ones (rare; up to 64 KB) still may.
 constexpr size_t kSlotPrefault = 2048;
 
+// Replies of one batch go out together through sendmmsg (each request still
+// gets its own datagram, same bytes, same socket, in order), except the
+// last few of a batch, sent one by one so a client with few requests in
+// flight refills while the rest are processed. A reply larger than a slot
+// is sent at once, after what was queued before it.
+constexpr int kFlushTail = 4;
+constexpr size_t kOutSlot = 4096;
+
 struct receiver {
 	ev_io io;                   // first member: the callback casts back
 	const sip_socket *sock = nullptr;
@@ -50,7 +58,33 @@ struct receiver {
 	mmsghdr hdrs[kBatch];
 	iovec iovs[kBatch];
 	sockaddr_storage addrs[kBatch];
+	// Replies waiting for the end of the batch.
+	std::unique_ptr<char[]> out_bufs; // kBatch slots of kOutSlot bytes
+	mmsghdr out_hdrs[kBatch];
+	iovec out_iovs[kBatch];
+	sockaddr_storage out_addrs[kBatch];
+	int nout = 0;
 };
+
+// The receiver whose batch the calling thread is processing, or NULL.
+thread_local receiver *t_batch = nullptr;
+
+void flush_replies(receiver *r)
+{
+	int done = 0;
+	while (done < r->nout) {
+		int k = sendmmsg(r->io.fd, r->out_hdrs + done, (unsigned)(r->nout - done), 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			LM_ERR("cannot send a SIP reply: %s", strerror(errno));
+			done++;
+			continue;
+		}
+		done += k;
+	}
+	r->nout = 0;
+}
 
 // Grows at startup and when the auto-scaler adds a worker (timer thread);
 // elements never move. g_receivers_mu guards the container, not the
@@ -60,6 +94,26 @@ std::mutex g_receivers_mu;
 
 int udp_send(struct sip_msg *msg, const char *buf, int len)
 {
+	receiver *r = t_batch;
+	if (r && len >= 0 && (size_t)len <= kOutSlot && r->io.fd == msg->rcv->fd &&
+	    msg->src_len <= (socklen_t)sizeof(sockaddr_storage)) {
+		if (r->nout == kBatch)
+			flush_replies(r);
+		int i = r->nout++;
+		char *slot = r->out_bufs.get() + (size_t)i * kOutSlot;
+		memcpy(slot, buf, (size_t)len);
+		memcpy(&r->out_addrs[i], &msg->src, msg->src_len);
+		r->out_iovs[i].iov_base = slot;
+		r->out_iovs[i].iov_len = (size_t)len;
+		memset(&r->out_hdrs[i].msg_hdr, 0, sizeof(r->out_hdrs[i].msg_hdr));
+		r->out_hdrs[i].msg_hdr.msg_iov = &r->out_iovs[i];
+		r->out_hdrs[i].msg_hdr.msg_iovlen = 1;
+		r->out_hdrs[i].msg_hdr.msg_name = &r->out_addrs[i];
+		r->out_hdrs[i].msg_hdr.msg_namelen = msg->src_len;
+		return 0;
+	}
+	if (r && r->nout)
+		flush_replies(r); // keep the order of the replies
 	ssize_t n = sendto(msg->rcv->fd, buf, (size_t)len, 0,
 	                   (const sockaddr *)&msg->src, msg->src_len);
 	return n == len ? 0 : -1;
@@ -122,6 +176,7 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 		int n = recvmmsg(r->io.fd, r->hdrs, kBatch, MSG_DONTWAIT, nullptr);
 		if (n <= 0)
 			return; // EAGAIN (another receiver took it) or a transient error
+		t_batch = r;
 		for (int i = 0; i < n; i++) {
 			char *buf = (char *)r->iovs[i].iov_base;
 			int len = (int)r->hdrs[i].msg_len;
@@ -133,7 +188,11 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 			                r->hdrs[i].msg_hdr.msg_namelen);
 			SHIM_PROF_EXIT(SHIM_PROF_SIP, "reading done", 0);
 			SHIM_PROF_END(SHIM_PROF_SIP, 0);
+			if (n - i <= kFlushTail)
+				flush_replies(r);
 		}
+		flush_replies(r);
+		t_batch = nullptr;
 		if (n < kBatch)
 			return;
 	}
@@ -181,6 +240,8 @@ int start_receiver(const sip_socket *s, int reuse_id)
 			rp->sock = s;
 			rp->roster_id = id;
 			rp->bufs.reset(new char[(size_t)kBatch * kMaxDatagram]);
+			rp->out_bufs.reset(new char[(size_t)kBatch * kOutSlot]);
+			memset(rp->out_bufs.get(), 0, (size_t)kBatch * kOutSlot); // resident now, not later
 			for (int i = 0; i < kBatch; i++)
 				memset(rp->bufs.get() + (size_t)i * kMaxDatagram, 0, kSlotPrefault);
 		}
