@@ -120,6 +120,11 @@ std::shared_ptr<producer> producer::create(const spec &sp, kind k, const std::st
 		{"queue.buffering.max.messages", std::to_string(backlog_events)},
 		{"queue.buffering.max.kbytes", std::to_string(kbytes)},
 		{"log.connection.close", "false"},
+		// librdkafka's broker threads scan for timed-out messages between
+		// reconnect attempts: a 10 s backoff (its default maximum) would let
+		// queued events outlive backlog_max_age by as much, and delay the
+		// recovery after an outage by as much too.
+		{"reconnect.backoff.max.ms", "1000"},
 	};
 	for (auto &d : defaults)
 		if (!(e = conf_set(conf, d.first, d.second)).empty())
