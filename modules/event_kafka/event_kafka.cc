@@ -55,6 +55,10 @@ bool check_broker(const std::string &b, std::string &err)
 			err = "bad broker address '" + b + "' (expected host:port)";
 			return false;
 		}
+		if (colon > 253) {
+			err = "bad broker address '" + b.substr(0, 32) + "...' (host name too long)";
+			return false;
+		}
 		for (size_t i = 0; i < colon; i++)
 			if (!host_char(b[i])) {
 				err = "bad broker address '" + b + "' (bad host name)";
