@@ -359,6 +359,15 @@ def test_bodies(runner):
             check(logk == [cids["log"]], "E_CORE_LOG keys %s, Call-ID %s" % (logk, cids["log"]))
             srk = [k for k, p in keys["E_CORE_SR_STATUS_CHANGED"]]
             check(srk == [cids["sr-bad"], cids["sr-ok"]], "SR keys %s" % srk)
+            thr = {}
+            for k, p in keys["E_CORE_THRESHOLD"]:
+                thr.setdefault(p["params"]["source"], []).append(k)
+            # "resolve" is slow too (the 60 ms lookup): two msg processing ones
+            check(cids["slow"] in thr.get("msg processing", []) and
+                  "" not in thr.get("msg processing", []) and
+                  thr.get("dns") == [cids["resolve"]],
+                  "E_CORE_THRESHOLD keys %s, Call-IDs %s / %s" % (thr, cids["slow"],
+                                                                 cids["resolve"]))
             # raised from MI: no request, no key
             shmk = set(k for k, _ in keys["E_CORE_SHM_THRESHOLD"])
             check(shmk == {""}, "E_CORE_SHM_THRESHOLD keys %s" % shmk)
@@ -743,6 +752,8 @@ def test_bad(runner):
         ("duplicate broker_id", "",
          'modparam("event_kafka", "broker_id", "[k1]127.0.0.1:9092/t")',
          "id [k1] defined twice"),
+        ("unknown modparam", "", 'modparam("event_kafka", "backlog_messages", 10)',
+         "backlog_messages"),
         ("backlog_events 0", "", 'modparam("event_kafka", "backlog_events", 0)',
          "backlog_events must be a positive"),
     ]
