@@ -2,6 +2,7 @@
 // broker_id modparam and kafka_publish(). Socket syntax and the module
 // table live here; the producers in kafka_producer.cc.
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -437,10 +438,9 @@ int fixup_route(void **param)
 		       name.c_str());
 		return -1;
 	}
-	int *p = new (std::nothrow) int(idx);
-	if (!p)
-		return -1;
-	*param = p;
+	// The index itself, not a pointer to it (nothing to free): idx + 1, so
+	// that route 0 is not NULL (NULL: no report route).
+	*param = (void *)(intptr_t)(idx + 1);
 	return 0;
 }
 
@@ -451,7 +451,7 @@ int w_kafka_publish(struct sip_msg *, void *b, void *msg, void *key, void *route
 	const str *m = static_cast<const str *>(msg);
 	if (!br || !br->p || !m || !m->s)
 		return -1;
-	int r = route ? *static_cast<int *>(route) : -1;
+	int r = route ? (int)(intptr_t)route - 1 : -1;
 	return br->p->publish(*m, static_cast<const str *>(key), r);
 }
 
