@@ -458,29 +458,40 @@ def test_outage(runner):
 
 
 def test_backlog(runner):
-    name = "kafka.backlog backlog_events 50, broker down: the overflow is counted dropped"
+    name = ("kafka.backlog backlog_events 50, broker down: the overflow is counted "
+            "dropped; a g. property overrides it")
     if not runner.wanted(name):
         return
 
     def body():
         MOCK_CLUSTER.need()
         topic = MOCK_CLUSTER.topic("backlog")
+        topic2 = MOCK_CLUSTER.topic("backlog-over")
         with khost("kbacklog", extra_modules='modparam("event_kafka", "backlog_events", 50)') as h:
-            subscribe(h, "E_REF_SCRIPT", "kafka:%s/%s" % (MOCK_CLUSTER.boot, topic))
+            mine = "kafka:%s/%s" % (MOCK_CLUSTER.boot, topic)
+            subscribe(h, "E_REF_SCRIPT", mine)
+            # a g. property overrides the modparam for its socket
+            over = "kafka:%s/%s?g.queue.buffering.max.messages=200" % (MOCK_CLUSTER.boot, topic2)
+            subscribe(h, "E_REF_SCRIPT", over)
             raise_n(h, 1, 0)
-            wait_stat(h, "E_REF_SCRIPT", lambda s: s["delivered"] == 1)
+            wait_stat(h, "E_REF_SCRIPT", lambda s: s["delivered"] == 1, prefix=mine)
+            wait_stat(h, "E_REF_SCRIPT", lambda s: s["delivered"] == 1, prefix=over)
             MOCK_CLUSTER.cmd("down")
             try:
                 time.sleep(0.5)
                 r = h.result("testmod:raise_burst", {"event": "E_REF_SCRIPT", "count": 300})
                 check(r["raised"] == 300, r)
                 took = options_all_answered(h, 30)
-                st = wait_stat(h, "E_REF_SCRIPT", lambda s: s["queued"] == 0)
+                st = wait_stat(h, "E_REF_SCRIPT", lambda s: s["queued"] == 0, prefix=mine)
                 check(st["dropped"] >= 250 and st["inflight"] <= 50, st)
+                so = wait_stat(h, "E_REF_SCRIPT", lambda s: s["queued"] == 0, prefix=over)
+                check(90 <= so["dropped"] <= 110 and so["inflight"] >= 190, so)
                 check(took < 5, "30 OPTIONS took %.1f s" % took)
             finally:
                 MOCK_CLUSTER.cmd("up")
-            st = wait_stat(h, "E_REF_SCRIPT", lambda s: s["inflight"] == 0, 20)
+            so = wait_stat(h, "E_REF_SCRIPT", lambda s: s["inflight"] == 0, 20, prefix=over)
+            check(so["delivered"] + so["dropped"] == 301 and so["failed"] == 0, so)
+            st = wait_stat(h, "E_REF_SCRIPT", lambda s: s["inflight"] == 0, 20, prefix=mine)
             check(st["delivered"] + st["dropped"] + st["failed"] == 301 and
                   st["failed"] == 0 and st["inflight"] == 0, st)
             recs = consume(topic, want=st["delivered"])
