@@ -6,15 +6,20 @@ consumed with Debian's kcat.
   kafka.bodies      every core event test/cfg/kafka.cfg can trigger and a
                     script raise_event: Kafka bodies byte-identical to what a
                     udp: collector of the same events receives; key=callid
+  kafka.autoscale   E_CORE_PROC_AUTO_SCALE (kafka.cfg with events-autoscale.cfg's
+                    UDP workers), byte-identical to udp
   kafka.order       2,500 events in order, counters in evi:subscriber_stats
                     and statistics:get
   kafka.outage      broker down: SIP keeps being answered; up: delivery
                     resumes within seconds, nothing lost
-  kafka.backlog     backlog_events: the overflow is counted dropped
+  kafka.backlog     backlog_events: the overflow is counted dropped; a g.
+                    property overrides it
   kafka.max_age     backlog_max_age: old events counted dropped, never
                     delivered after the broker is back; a failed
                     kafka_publish report
   kafka.publish     kafka_publish with key and report route, statistics
+  kafka.release     unsubscribing: MI never waits, the producers' threads go,
+                    their events count failed
   kafka.stop        host start/serve/stop with the broker down, and with an
                     unreachable broker (SYNs dropped): stop within 2 s
   kafka.bad         malformed sockets, unknown and rejected properties: MI
@@ -165,12 +170,12 @@ class Collector:
 
 
 def khost(name, broker=None, extra_globals="", extra_modules="", routes="",
-          **kw):
+          cfg=CFG, **kw):
     """A host of test/cfg/kafka.cfg; broker_id k1 -> `broker` (host:port/topic)."""
     kw.setdefault("sip_port", H.free_port_both())
     if broker is None:
         broker = "%s/unused" % MOCK_CLUSTER.boot
-    return H.Host(CFG, subs={"@EXTRA_GLOBALS@": extra_globals,
+    return H.Host(cfg, subs={"@EXTRA_GLOBALS@": extra_globals,
                              "@EXTRA_MODULES@": extra_modules,
                              "@KAFKA_BROKER@": broker,
                              "@EVENT_ROUTES@": routes}, name=name, **kw)
@@ -377,6 +382,74 @@ def test_bodies(runner):
                       st["delivered"] == len(keys[ev]), (ev, st))
             check(h.alive(), "host died")
         finally:
+            col.close()
+            h.cleanup()
+    runner.run(name, body)
+
+
+def test_autoscale(runner):
+    name = ("kafka.autoscale E_CORE_PROC_AUTO_SCALE (workers scaling up under load): "
+            "byte-identical to udp")
+    if not runner.wanted(name):
+        return
+
+    def body():
+        import threading
+        MOCK_CLUSTER.need()
+        topic = MOCK_CLUSTER.topic("autoscale")
+        with open(CFG, encoding="utf-8") as f:
+            text = f.read()
+        # the UDP workers of test/cfg/events-autoscale.cfg
+        check("udp_workers = 2\n" in text, "kafka.cfg has no udp_workers = 2")
+        text = text.replace("udp_workers = 2\n", (
+            "auto_scaling_profile = PROFILE_REF\n"
+            "     scale up to 4 on 70% for 2 cycles within 3\n"
+            "     scale down to 1 on 10% for 2 cycles\n"
+            "udp_workers = 2 use_auto_scaling_profile PROFILE_REF\n"))
+        col = Collector()
+        stop = threading.Event()
+        threads = []
+        h = khost("kscale", cfg=text)
+        try:
+            h.start()
+            subscribe(h, "E_CORE_PROC_AUTO_SCALE", col.sock)
+            subscribe(h, "E_CORE_PROC_AUTO_SCALE",
+                      "kafka:%s/%s?key=callid" % (MOCK_CLUSTER.boot, topic))
+
+            def sender():
+                sk = H.sip_socket()
+                lp = sk.getsockname()[1]
+                sk.settimeout(2.0)
+                while not stop.is_set():
+                    data, _, _ = H.sip_options("slow", h.sip_port, lp)
+                    try:
+                        sk.sendto(data, ("127.0.0.1", h.sip_port))
+                        sk.recv(65535)
+                    except OSError:
+                        pass
+                sk.close()
+            for _ in range(10):
+                t = threading.Thread(target=sender, daemon=True)
+                t.start()
+                threads.append(t)
+            deadline = time.monotonic() + 12 * H.SLOW
+            while time.monotonic() < deadline:
+                st = sub_stat(h, "E_CORE_PROC_AUTO_SCALE")
+                if st["delivered"] >= 1:
+                    break
+                time.sleep(0.2)
+            stop.set()
+            for t in threads:
+                t.join(5)
+            time.sleep(0.5)
+            udp = col.drain()
+            check(udp, "no E_CORE_PROC_AUTO_SCALE within 12 s of load")
+            recs = consume(topic, want=len(udp))
+            check([v for _, v in recs][:len(udp)] == udp, "kafka %s\nudp   %s" % (recs, udp))
+            check(all(k == "" for k, _ in recs), "keys %s (raised by the timer)" % recs)
+            check(json.loads(udp[0])["params"]["scale"] == "up", udp[0])
+        finally:
+            stop.set()
             col.close()
             h.cleanup()
     runner.run(name, body)
@@ -786,7 +859,7 @@ def test_bad(runner):
 
 
 def run(runner):
-    tests = (test_bodies, test_order, test_outage, test_backlog, test_max_age,
+    tests = (test_bodies, test_autoscale, test_order, test_outage, test_backlog, test_max_age,
              test_publish, test_release, test_stop, test_bad)
     if not runner.wanted("kafka."):
         # a -k pattern naming one test still reaches it below
