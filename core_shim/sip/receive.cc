@@ -77,11 +77,11 @@ int receive_msg(sip_msg *msg, sip_counters *c)
 	int threshold = g_globals.exec_msg_threshold;
 	long long start = threshold > 0 ? now_us() : 0;
 	SHIM_PROF_ENTER(SHIM_PROF_SIP, "request_script", 0);
-	if (g_script_runner.run_request) {
-		t_current = msg;
+	// The request stays current through the threshold report below: the
+	// events it raises carry its Call-ID (event_kafka's key=callid).
+	t_current = msg;
+	if (g_script_runner.run_request)
 		g_script_runner.run_request(msg);
-		t_current = nullptr;
-	}
 	SHIM_PROF_EXIT(SHIM_PROF_SIP, "request_script",
 	               g_script_runner.last_action_flags ? g_script_runner.last_action_flags() : 0);
 	if (msg->replied) {
@@ -98,6 +98,7 @@ int receive_msg(sip_msg *msg, sip_counters *c)
 				f("msg processing", (int)took, msg->buf, msg->len);
 		}
 	}
+	t_current = nullptr;
 	SHIM_PROF_EXIT(SHIM_PROF_SIP, "receive_msg", 0);
 	return 0;
 }

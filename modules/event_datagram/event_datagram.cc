@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <memory>
 #include <new>
 #include <string>
 
@@ -91,13 +92,15 @@ struct batch {
 	struct iovec iov[max_msgs];
 	char arena[arena_size];
 };
-thread_local batch *t_batch = nullptr;
+// One per calling thread, kept for the thread's life and freed when it
+// ends (a bare pointer here leaked 256 KB per sender thread: LSan).
+thread_local std::unique_ptr<batch> t_batch;
 
 batch *my_batch()
 {
 	if (!t_batch)
-		t_batch = new (std::nothrow) batch; // one per calling thread, kept
-	return t_batch;
+		t_batch.reset(new (std::nothrow) batch);
+	return t_batch.get();
 }
 
 // Sends what the batch holds and sets the outcome of each of its events.
