@@ -163,6 +163,7 @@ run: deps
 bench: all
 	@BUILD=$(BUILD) sh bench/run.sh
 	@BUILD=$(BUILD) python3 bench/sbs.py
+	@BUILD=$(BUILD) python3 bench/brokers.py
 
 # soak/run.sh (soak/README.md): SOAK_SECONDS (600) of sipp OPTIONS with
 # profiling on, two collectors, MI polling; not part of `make test`.

@@ -45,6 +45,7 @@ constexpr size_t kSlotPrefault = 2048;
 // flight refills while the rest are processed. A reply larger than a slot
 // is sent at once, after what was queued before it.
 constexpr int kFlushTail = 4;
+constexpr int kSmallBatch = 8; // a batch this small is answered reply by reply
 constexpr size_t kOutSlot = 4096;
 
 struct receiver {
@@ -188,7 +189,7 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 			                r->hdrs[i].msg_hdr.msg_namelen);
 			SHIM_PROF_EXIT(SHIM_PROF_SIP, "reading done", 0);
 			SHIM_PROF_END(SHIM_PROF_SIP, 0);
-			if (n - i <= kFlushTail)
+			if (n <= kSmallBatch || n - i <= kFlushTail)
 				flush_replies(r);
 		}
 		flush_replies(r);

@@ -16,7 +16,7 @@
 /* "opensips-shim 0.1.0 (x86_64/linux)": compared as a string at load. */
 #define SHIM_FULL_VERSION SHIM_NAME " " SHIM_VERSION " (" SHIM_ARCH "/" SHIM_OS ")"
 /* Bumped whenever a struct in include/ changes layout. */
-#define SHIM_ABI_VERSION 2
-#define SHIM_ABI_STRING "shim-abi-2"
+#define SHIM_ABI_VERSION 3 /* 3: evi_event.callid (issue 12) */
+#define SHIM_ABI_STRING "shim-abi-3"
 
 #endif

@@ -49,7 +49,8 @@ std::string g_unix_path; // set when we bound a unix socket (unlinked at exit)
 // wake-up of the thread (and of a client waiting on several replies)
 // serves a batch. Each request still gets its own reply, in order.
 constexpr int kBatch = 16;
-constexpr int kFlushTail = 4; // the last replies of a batch go one by one
+constexpr int kFlushTail = 4;  // the last replies of a batch go one by one
+constexpr int kSmallBatch = 8; // and every reply of a batch this small
 
 struct worker {
 	ev_io io;
@@ -354,7 +355,7 @@ void on_readable(struct ev_loop *, ev_io *io, int)
 			// A client with few requests in flight waits for each reply:
 			// send at once while the rest of the batch is small, so the
 			// client refills while we work; larger batches go out together.
-			if (n - i <= kFlushTail || nout == kBatch) {
+			if (n <= kSmallBatch || n - i <= kFlushTail || nout == kBatch) {
 				send_replies(w, nout);
 				for (int k = 0; k < nout; k++)
 					mi_free_reply(w->owned[k]);

@@ -75,7 +75,7 @@ def run(runner):
             if p.returncode == 0:
                 raise TestFailure("a version-1 module was loaded")
             want = ("abi1.cfg:4: module 'abi1mod' (%s) refused: built for ABI "
-                    "'shim-abi-1', this host is 'shim-abi-2'" % so)
+                    "'shim-abi-1', this host is 'shim-abi-3'" % so)
             if want not in out:
                 raise TestFailure("expected %r in:\n%s" % (want, out[-800:]))
         finally:
