@@ -46,7 +46,8 @@ constexpr size_t kSlotPrefault = 2048;
 // is sent at once, after what was queued before it.
 constexpr int kFlushTail = 4;
 constexpr int kSmallBatch = 8; // a batch this small is answered reply by reply
-constexpr size_t kOutSlot = 4096;
+constexpr size_t kOutSlot = 2048;   // an OPTIONS reply is ~400 bytes
+constexpr size_t kOutPrefault = 1024;
 
 struct receiver {
 	ev_io io;                   // first member: the callback casts back
@@ -242,7 +243,8 @@ int start_receiver(const sip_socket *s, int reuse_id)
 			rp->roster_id = id;
 			rp->bufs.reset(new char[(size_t)kBatch * kMaxDatagram]);
 			rp->out_bufs.reset(new char[(size_t)kBatch * kOutSlot]);
-			memset(rp->out_bufs.get(), 0, (size_t)kBatch * kOutSlot); // resident now, not later
+			for (int i = 0; i < kBatch; i++) // the usual reply never adds pages later
+				memset(rp->out_bufs.get() + (size_t)i * kOutSlot, 0, kOutPrefault);
 			for (int i = 0; i < kBatch; i++)
 				memset(rp->bufs.get() + (size_t)i * kMaxDatagram, 0, kSlotPrefault);
 		}
