@@ -28,6 +28,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import threading
 import time
 
@@ -391,7 +392,7 @@ def p99(xs):
 
 
 def test_outage(runner, lz):
-    name = ("rmq.outage: broker SIGKILLed under SIP load: every OPTIONS answered "
+    name = ("rmq.outage: broker SIGKILLed under sipp load: every OPTIONS answered "
             "at its usual latency, backlog bounded and counted, delivery resumes")
     if not runner.wanted(name):
         return
@@ -410,6 +411,18 @@ def test_outage(runner, lz):
             EV.subscribe(h, "E_CORE_LOG", sock)
             load = Load(h, "log", 300)
             load.t.start()
+            # and sipp, from before the kill through the restart: every
+            # OPTIONS answered within 3 s or sipp fails
+            scen = os.path.join(h.run_dir, "log.xml")
+            with open(scen, "w") as f:
+                f.write(EV.SLOW_SCEN.replace("sip:raise@", "sip:log@").replace(
+                    "<sip:raise@", "<sip:log@"))
+            sipp = subprocess.Popen(
+                ["sipp", "127.0.0.1:%d" % h.sip_port, "-sf", scen, "-m", "4500", "-r", "300",
+                 "-i", "127.0.0.1", "-p", str(H.free_port()), "-nostdin", "-timeout", "60s",
+                 "-timeout_error", "-recv_timeout", "3000"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=h.run_dir,
+                stdin=subprocess.DEVNULL)
             time.sleep(3)
             t_kill = time.monotonic()
             b.kill()
@@ -425,6 +438,9 @@ def test_outage(runner, lz):
             time.sleep(1)
             load.stop.set()
             load.t.join(5)
+            out, _ = sipp.communicate(timeout=90)
+            check(sipp.returncode == 0, "sipp exit %d (an OPTIONS unanswered):\n%s"
+                  % (sipp.returncode, out.decode(errors="replace")[-1200:]))
             pre = load.window(0, t_kill)
             during = load.window(t_kill, t_up)
             lost = [x for x in pre + during if x is None]
