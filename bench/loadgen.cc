@@ -67,6 +67,7 @@ int64_t now_ns() {
                " [--sockets N] [--duration S] [--warmup S] [--timeout-ms T]\n"
                "               [--method M --params JSON]   (mi: default sr_get_status [\"core\"])\n"
                "       loadgen --mode mi|sip --port P --probe-ms T\n"
+               "       (sip: --user U sets the request URI's user, default bench)\n"
                "       loadgen --serve mi|sip --port P [--host IP]\n"
                "       loadgen --free-ports N\n");
   std::exit(2);
@@ -88,6 +89,7 @@ struct Opts {
   int free_ports = 0;
   // mi mode: the method and params of every request
   std::string mi_method = "sr_get_status";
+  std::string sip_user = "bench";  // the request URI's user (--user)
   std::string mi_params = "[\"core\"]";
 };
 
@@ -105,6 +107,7 @@ Opts parse_args(int argc, char** argv) {
     const char* v = argv[++i];
     if (a == "--mode") o.mode = parse_mode(v);
     else if (a == "--method") o.mi_method = v;
+    else if (a == "--user") o.sip_user = v;
     else if (a == "--params") o.mi_params = v;
     else if (a == "--serve") { o.serve = true; o.mode = parse_mode(v); }
     else if (a == "--host") o.host = v;
@@ -175,7 +178,7 @@ size_t build_request(Mode mode, char* out, size_t cap, uint64_t id, const Opts& 
   } else {
     unsigned long long u = id;
     n = std::snprintf(out, cap,
-                      "OPTIONS sip:bench@%s:%d SIP/2.0\r\n"
+                      "OPTIONS sip:%s@%s:%d SIP/2.0\r\n"
                       "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK-%llu\r\n"
                       "Max-Forwards: 70\r\n"
                       "From: <sip:bench@%s>;tag=%llu\r\n"
@@ -183,7 +186,7 @@ size_t build_request(Mode mode, char* out, size_t cap, uint64_t id, const Opts& 
                       "Call-ID: %llu@bench\r\n"
                       "CSeq: 1 OPTIONS\r\n"
                       "Content-Length: 0\r\n\r\n",
-                      o.host.c_str(), o.port, o.host.c_str(), lport, u,
+                      o.sip_user.c_str(), o.host.c_str(), o.port, o.host.c_str(), lport, u,
                       o.host.c_str(), u, o.host.c_str(), u);
   }
   if (n < 0 || size_t(n) >= cap) {

@@ -325,6 +325,7 @@ LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 
 
 def loadgen(mode, port, window, dur, extra=()):
+    """(replies/s, errors) of bench/loadgen against port."""
     if not os.access(LOADGEN, os.X_OK) or \
             os.path.getmtime(LOADGEN) < os.path.getmtime(os.path.join(ROOT, "bench", "loadgen.cc")):
         os.makedirs(os.path.dirname(LOADGEN), exist_ok=True)
@@ -407,15 +408,19 @@ def stats_groups(args, tmp):
 EVCOLLECTOR = os.path.join(BUILD, "bench", "evcollector")
 
 
+def ensure_evcollector():
+    if not os.access(EVCOLLECTOR, os.X_OK):
+        os.makedirs(os.path.dirname(EVCOLLECTOR), exist_ok=True)
+        subprocess.run(["g++", "-std=c++20", "-O2", "-Wall", "-Wextra", "-o", EVCOLLECTOR,
+                        os.path.join(ROOT, "bench", "evcollector.cc")], check=True)
+
+
 def raise_storm(h, dur, sock_fmt, collectors=1):
     """testmod:raise_burst (2048 events a call, back to back from the MI
     thread) for `dur` seconds to `collectors` UDP collectors, subscribed as
     sock_fmt % (port, ...); the collectors' events/s added up (each from its
     first to its last datagram)."""
-    if not os.access(EVCOLLECTOR, os.X_OK):
-        os.makedirs(os.path.dirname(EVCOLLECTOR), exist_ok=True)
-        subprocess.run(["g++", "-std=c++20", "-O2", "-Wall", "-Wextra", "-o", EVCOLLECTOR,
-                        os.path.join(ROOT, "bench", "evcollector.cc")], check=True)
+    ensure_evcollector()
     ports = [free_port(socket.SOCK_DGRAM) for _ in range(collectors)]
     cols = [subprocess.Popen([EVCOLLECTOR, "--port", str(p), "--idle-ms", "1000",
                               "--max-s", str(dur + 30)], stdout=subprocess.PIPE, text=True)
@@ -477,6 +482,42 @@ def core_groups(args, tmp):
     return [idle, ("core", "", "floor", steps)]
 
 
+def sip_to_collector(h, event, user, dur):
+    """SIP OPTIONS W=8 whose route raises `event` once per request (user
+    `raise`: raise_event; `log`: one xlog line, E_CORE_LOG), one UDP
+    collector subscribed: the events/s it received."""
+    ensure_evcollector()
+    port = free_port(socket.SOCK_DGRAM)
+    col = subprocess.Popen([EVCOLLECTOR, "--port", str(port), "--idle-ms", "1000",
+                            "--max-s", str(dur + 30)], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    sock = "udp:127.0.0.1:%d" % port
+    r = mi_datagram(h.mi_port, json.dumps({"jsonrpc": "2.0", "method": "event_subscribe",
+                                           "params": [event, sock, 600], "id": 1}), 2)
+    if not r or '"OK"' not in r:
+        col.kill()
+        col.wait()
+        log("%s: subscribe %s -> %s" % (h.name, sock, r))
+        return 0.0, 1
+    _, errs = loadgen("sip", h.sip_port, 8, dur, ["--user", user])
+    mi_datagram(h.mi_port, json.dumps({"jsonrpc": "2.0", "method": "event_subscribe",
+                                       "params": [event, sock, 0], "id": 2}), 2)
+    out, _ = col.communicate(timeout=dur + 40)
+    line = [ln for ln in out.splitlines() if ln.startswith("RESULT")]
+    f = dict(kv.split("=", 1) for kv in line[-1].split()[1:]) if line else {}
+    return float(f.get("eps", 0)), errs
+
+
+def evsip_groups(args, tmp):
+    d = args.duration
+    return [("evsip", "", None, [
+        ("raise_event per SIP request (W=8) -> one UDP collector, events/s",
+         lambda h: sip_to_collector(h, "E_BENCH_SIP", "raise", d)),
+        ("xlog per SIP request (W=8) -> E_CORE_LOG -> one UDP collector, events/s",
+         lambda h: sip_to_collector(h, "E_CORE_LOG", "log", d)),
+    ])]
+
+
 def events_groups(args, tmp):
     d = args.duration
     extra = ('loadmodule "event_datagram.so"\n'
@@ -493,8 +534,8 @@ def events_groups(args, tmp):
     ])]
 
 
-GROUPS = {"core": core_groups, "http": http_groups, "stats": stats_groups,
-          "events": events_groups}
+GROUPS = {"core": core_groups, "evsip": evsip_groups, "http": http_groups,
+          "stats": stats_groups, "events": events_groups}
 
 
 def cpu_model():

@@ -506,8 +506,13 @@ void json_print_string(std::string_view s, std::string &out)
 {
 	static const char hex[] = "0123456789abcdef";
 	out += '"';
-	for (char ch : s) {
-		unsigned char c = (unsigned char)ch;
+	size_t run = 0; // start of the pending run of characters copied as is
+	for (size_t i = 0; i < s.size(); i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		out.append(s.data() + run, i - run);
+		run = i + 1;
 		switch (c) {
 		case '"': out += "\\\""; break;
 		case '\\': out += "\\\\"; break;
@@ -517,15 +522,12 @@ void json_print_string(std::string_view s, std::string &out)
 		case '\r': out += "\\r"; break;
 		case '\t': out += "\\t"; break;
 		default:
-			if (c < 0x20) {
-				out += "\\u00";
-				out += hex[c >> 4];
-				out += hex[c & 15];
-			} else {
-				out += (char)c;
-			}
+			out += "\\u00";
+			out += hex[c >> 4];
+			out += hex[c & 15];
 		}
 	}
+	out.append(s.data() + run, s.size() - run);
 	out += '"';
 }
 

@@ -222,7 +222,12 @@ mi_response_t *handle_one(mi_item *req)
 
 int finish(mi_item *out, bool pretty, char **reply, int *reply_len)
 {
-	std::string text;
+	// Kept per thread: a reply is written without growing a new string
+	// each time (a large one is not kept).
+	thread_local std::string text;
+	text.clear();
+	if (text.capacity() > (64u << 10))
+		std::string().swap(text);
 	json_print(out, pretty, text);
 	char *buf = (char *)malloc(text.size() + 1);
 	if (!buf)

@@ -39,6 +39,11 @@ struct server::conn_state {
 	double req_start = 0;  // request line seen; 0 when idle
 	bool doomed = false;   // shut down by us, MHD closes it next
 	std::list<conn_state *>::iterator pos;
+	// The request begun by on_uri and not completed yet. MHD reports a
+	// request's completion only once it reached the access handler: one it
+	// refused before (a bad header line) is freed here, by the next
+	// request or when the connection closes.
+	request_state *pending = nullptr;
 };
 
 struct server::request_state {
@@ -252,6 +257,7 @@ void server::on_connection(struct MHD_Connection *c, void **socket_ctx, int star
 		auto *cs = (conn_state *)*socket_ctx;
 		if (cs) {
 			conns_.erase(cs->pos);
+			delete cs->pending;
 			delete cs;
 			*socket_ctx = nullptr;
 		}
@@ -285,8 +291,11 @@ void *server::on_uri(const char *uri, struct MHD_Connection *c)
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	r->conn = ci ? (conn_state *)ci->socket_context : nullptr;
-	if (r->conn)
+	if (r->conn) {
 		r->conn->req_start = now_s();
+		delete r->conn->pending; // never handed to us: MHD dropped it
+		r->conn->pending = r;
+	}
 	return r;
 }
 
@@ -297,6 +306,8 @@ void server::on_completed(void **con_cls, int)
 		return;
 	*con_cls = nullptr;
 	if (conn_state *cs = r->conn) {
+		if (cs->pending == r)
+			cs->pending = nullptr;
 		cs->req_start = 0;
 		cs->last_done = now_s();
 		conns_.splice(conns_.end(), conns_, cs->pos);
@@ -310,8 +321,9 @@ bool server::auth_ok(struct MHD_Connection *c) const
 		return true;
 	char *pass = nullptr;
 	char *user = MHD_basic_auth_get_username_password(c, &pass);
-	bool ok = user && pass && same_secret(user, cfg_.auth_user) &
-	                          same_secret(pass, cfg_.auth_pass);
+	// both compared, whichever differs (no early exit)
+	bool ok = user && pass &&
+	          ((int)same_secret(user, cfg_.auth_user) & (int)same_secret(pass, cfg_.auth_pass));
 	if (user)
 		MHD_free(user);
 	if (pass)
