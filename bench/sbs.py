@@ -510,7 +510,7 @@ def sip_to_collector(h, event, user, dur):
 
 def evsip_groups(args, tmp):
     d = args.duration
-    return [("evsip", "", None, [
+    return [("evsip", 'loadmodule "event_datagram.so"\n', None, [
         ("raise_event per SIP request (W=8) -> one UDP collector, events/s",
          lambda h: sip_to_collector(h, "E_BENCH_SIP", "raise", d)),
         ("xlog per SIP request (W=8) -> E_CORE_LOG -> one UDP collector, events/s",
