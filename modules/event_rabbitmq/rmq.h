@@ -121,6 +121,8 @@ private:
 	void pop_inflight(std::deque<message>::iterator it, int outcome);
 	void note_publish_error(const std::string &what);
 	void expire_old(double now);
+	// Settles everything not yet published with `outcome`.
+	void settle_pending(int outcome);
 	void settle(message &m, int outcome);
 	void note_down(const std::string &why);
 	void note_up();

@@ -222,14 +222,7 @@ void link::join()
 {
 	if (!th_.joinable()) {
 		// never started: nothing will send what was queued
-		std::deque<message> q;
-		{
-			std::lock_guard<std::mutex> lk(mu_);
-			q.swap(pending_);
-			pending_bytes_ = 0;
-		}
-		for (auto &m : q)
-			settle(m, EVI_OUTCOME_DROPPED);
+		settle_pending(EVI_OUTCOME_DROPPED);
 		return;
 	}
 	if (th_.get_id() == std::this_thread::get_id())
@@ -401,15 +394,11 @@ bool link::connect_once()
 		if (refused) {
 			// Wrong credentials do not heal by waiting: what is queued
 			// fails now, and so does what comes until a login succeeds.
-			std::deque<message> q;
 			{
 				std::lock_guard<std::mutex> lk(mu_);
 				refused_ = true;
-				q.swap(pending_);
-				pending_bytes_ = 0;
 			}
-			for (auto &m : q)
-				settle(m, EVI_OUTCOME_FAILED);
+			settle_pending(EVI_OUTCOME_FAILED);
 		}
 		note_down(why);
 		return false;
@@ -479,6 +468,18 @@ void link::disconnect(bool requeue)
 	}
 	inflight_n_.store(0, std::memory_order_relaxed);
 	inflight_b_.store(0, std::memory_order_relaxed);
+}
+
+void link::settle_pending(int outcome)
+{
+	std::deque<message> q;
+	{
+		std::lock_guard<std::mutex> lk(mu_);
+		q.swap(pending_);
+		pending_bytes_ = 0;
+	}
+	for (auto &m : q)
+		settle(m, outcome);
 }
 
 void link::expire_old(double now)
@@ -735,14 +736,7 @@ void link::run()
 			if (mono_now() < channel_retry_at_) {
 				// The broker closed our channel (a nonexistent exchange):
 				// until we try again, what is queued fails.
-				std::deque<message> q;
-				{
-					std::lock_guard<std::mutex> lk(mu_);
-					q.swap(pending_);
-					pending_bytes_ = 0;
-				}
-				for (auto &m : q)
-					settle(m, EVI_OUTCOME_FAILED);
+				settle_pending(EVI_OUTCOME_FAILED);
 				read_frames(100);
 				continue;
 			}
@@ -772,14 +766,7 @@ void link::run()
 		amqp_connection_close(C(conn_), AMQP_REPLY_SUCCESS);
 	}
 	disconnect(false);
-	std::deque<message> q;
-	{
-		std::lock_guard<std::mutex> lk(mu_);
-		q.swap(pending_);
-		pending_bytes_ = 0;
-	}
-	for (auto &m : q)
-		settle(m, EVI_OUTCOME_DROPPED);
+	settle_pending(EVI_OUTCOME_DROPPED);
 	std::lock_guard<std::mutex> lk(mu_);
 	done_ = true;
 	done_cv_.notify_all();
