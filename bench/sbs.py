@@ -534,8 +534,137 @@ def events_groups(args, tmp):
     ])]
 
 
+FIFO_CLIENT = os.path.join(BUILD, "bench", "fifo_client")
+
+
+def fifo_step(h, mode, dur):
+    """MI over the host's FIFO (bench/fifo_client.c), one request at a time."""
+    src = os.path.join(ROOT, "bench", "fifo_client.c")
+    if not os.access(FIFO_CLIENT, os.X_OK) or \
+            os.path.getmtime(FIFO_CLIENT) < os.path.getmtime(src):
+        os.makedirs(os.path.dirname(FIFO_CLIENT), exist_ok=True)
+        subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-o", FIFO_CLIENT, src], check=True)
+    p = subprocess.run([FIFO_CLIENT, "--fifo", os.path.join(h.run_dir, "opensips_fifo"),
+                        "--reply-dir", h.run_dir, "--mode", mode, "--duration", str(dur),
+                        "--warmup", "1"], capture_output=True, text=True, timeout=dur + 30)
+    line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")]
+    f = dict(kv.split("=", 1) for kv in line[-1].split()[1:]) if line else {}
+    return float(f.get("rps", 0)), int(f.get("err", 1))
+
+
+def fifo_groups(args, tmp):
+    d = args.duration
+    return [("fifo", "", None, [
+        ("MI FIFO sr_get_status core, opensips-cli's order (mkfifo, write, open reply), req/s",
+         lambda h: fifo_step(h, "cli", d)),
+        ("MI FIFO sr_get_status core, pre-opened (reply FIFO open before the write), req/s",
+         lambda h: fifo_step(h, "preopen", d)),
+    ])]
+
+
+def mi_call(h, method, params, timeout=2):
+    r = mi_datagram(h.mi_port, json.dumps({"jsonrpc": "2.0", "method": method,
+                                           "params": params, "id": 1}), timeout)
+    return r is not None and '"error"' not in r
+
+
+def profiling_on(h, dur):
+    """SIP OPTIONS W=32 with E_PROFILING_PROC (level 1 on every thread) and
+    E_PROFILING_SCRIPT subscribed by one UDP collector: the host's replies/s;
+    the collector's count is logged."""
+    ensure_evcollector()
+    port = free_port(socket.SOCK_DGRAM)
+    col = subprocess.Popen([EVCOLLECTOR, "--port", str(port), "--idle-ms", "1000",
+                            "--max-s", str(dur + 30)], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    sock = "udp:127.0.0.1:%d" % port
+    ok = all([mi_call(h, "event_subscribe", ["E_PROFILING_PROC", sock, 600]),
+              mi_call(h, "event_subscribe", ["E_PROFILING_SCRIPT", sock, 600]),
+              mi_call(h, "core:profiling_proc", {"level": 1})])
+    if not ok:
+        col.kill()
+        col.wait()
+        return 0.0, 1
+    v, errs = loadgen("sip", h.sip_port, 32, dur)
+    mi_call(h, "core:profiling_proc", {"level": 0})
+    mi_call(h, "event_subscribe", ["E_PROFILING_PROC", sock, 0])
+    mi_call(h, "event_subscribe", ["E_PROFILING_SCRIPT", sock, 0])
+    out, _ = col.communicate(timeout=dur + 40)
+    line = [ln for ln in out.splitlines() if ln.startswith("RESULT")]
+    log("profiling collector: %s" % (line[-1] if line else "no result"))
+    return v, errs
+
+
+def profiling_groups(args, tmp):
+    d = args.duration
+    return [("profiling", 'loadmodule "event_datagram.so"\n', "ours", [
+        ("SIP OPTIONS W=32, profiling off, replies/s",
+         lambda h: loadgen("sip", h.sip_port, 32, d)),
+        ("SIP OPTIONS W=32, profiling on (PROC level 1 + SCRIPT -> UDP collector), replies/s",
+         lambda h: profiling_on(h, d)),
+    ])]
+
+
 GROUPS = {"core": core_groups, "evsip": evsip_groups, "http": http_groups,
+          "fifo": fifo_groups, "profiling": profiling_groups,
           "stats": stats_groups, "events": events_groups}
+
+
+# The issue's targets (issue 13), checked against this run's medians:
+# (label prefix, peer, minimum ratio shim/peer), or peer None with a maximum
+# absolute figure.
+TARGETS = [
+    ("MI datagram sr_get_status core, W=1,", "opensips", 1.5),
+    ("MI datagram sr_get_status core, W=8,", "opensips", 1.5),
+    ("MI datagram sr_get_status core, W=32,", "opensips", 1.5),
+    ("SIP OPTIONS through sr_check_status, W=1,", "opensips", 1.5),
+    ("SIP OPTIONS through sr_check_status, W=8,", "opensips", 1.5),
+    ("SIP OPTIONS through sr_check_status, W=32,", "opensips", 1.5),
+    ("SIP OPTIONS through sr_check_status, W=1,", "floor", 0.90),
+    ("SIP OPTIONS through sr_check_status, W=8,", "floor", 0.85),
+    ("SIP OPTIONS through sr_check_status, W=32,", "floor", 0.85),
+    ("MI over HTTP, keep-alive", "opensips", 1.5),
+    ("raise_event per SIP request", "opensips", 5.0),
+    ("xlog per SIP request", "opensips", 10.0),
+    ("idle RSS of the process tree", None, 8192),
+]
+
+
+def print_targets(results):
+    print()
+    print("Targets (issue 13), from this run:")
+    for prefix, peer, want in TARGETS:
+        rows = [m for l, m in results if l.startswith(prefix)]
+        if not rows or "shim" not in rows[0]:
+            print("  %-48s not measured in this run" % prefix.rstrip(","))
+            continue
+        m = rows[0]
+        v = m["shim"][0]
+        if peer is None:
+            print("  %-48s %s kB, target < %d kB: %s" % (prefix.rstrip(","), fmt(v), want,
+                                                         "ok" if v < want else "MISSED"))
+            continue
+        if peer not in m or not m[peer][0]:
+            print("  %-48s no %s figure in this run" % (prefix.rstrip(","), peer))
+            continue
+        r = v / m[peer][0]
+        print("  %-48s %.2fx %s, target >= %.2fx: %s" % (prefix.rstrip(","), r, peer, want,
+                                                          "ok" if r >= want else "MISSED"))
+    on = [m for l, m in results if l.startswith("SIP OPTIONS W=32, profiling on")]
+    off = [m for l, m in results if l.startswith("SIP OPTIONS W=32, profiling off")]
+    if on and off and off[0]["shim"][0]:
+        r = on[0]["shim"][0] / off[0]["shim"][0]
+        print("  %-48s %.0f%% of off, target >= 80%% (decisions.md 29): %s"
+              % ("profiling on vs off, SIP W=32", 100 * r, "ok" if r >= 0.8 else "MISSED"))
+
+
+def shim_cfg_setting(name):
+    with open(os.path.join(ROOT, "bench", "shim.cfg")) as f:
+        for ln in f:
+            m = re.match(r"\s*%s\s*=\s*(\S+)" % re.escape(name), ln)
+            if m:
+                return m.group(1)
+    return None
 
 
 def cpu_model():
@@ -559,6 +688,7 @@ def main():
     ap.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_STEP_SECONDS", "4")))
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "2")))
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--only", help="run only the steps whose label matches this regex")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="shim-sbs-")
     results = []  # (label, {host: (median, errs)}, target)
@@ -580,11 +710,17 @@ def main():
                     ghosts = [hosts[0]] + ([nostats] if nostats else [])
                 elif which == "floor":
                     ghosts = hosts + [FloorHost(tmp)]
+                elif which == "ours":
+                    ghosts = [hosts[0]]
                 elif which == "before":
                     # ours only (testmod), beside an earlier build if given
                     if before is None:
                         before = before_host(tmp) or False
                     ghosts = [hosts[0]] + ([before] if before else [])
+                if args.only:
+                    steps = [st for st in steps if re.search(args.only, st[0])]
+                    if not steps:
+                        continue
                 for h in ghosts:
                     h.start(params)
                 try:
@@ -633,7 +769,12 @@ def main():
     print("Side by side, %s, %s, %d cores; medians of %d rounds of %d s"
           % (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), cpu_model(),
              os.cpu_count(), args.rounds, args.duration))
-    print("(cpu: the host's own CPU time per request, all threads and processes)")
+    print("(cpu: the host's own CPU time per request, all threads and processes;")
+    print(" shim runs bench/shim.cfg, busy_poll_usec = %s; opensips: %s; Kamailio: %s)"
+          % (shim_cfg_setting("busy_poll_usec") or "0 (off)",
+             REF if "opensips" in peers else "not built",
+             "not supported by this bench yet" if shutil.which("kamailio")
+             else "not installed"))
     head = "| step | shim | cpu us/req |" + "".join(
         " %s | cpu us/req | shim/%s |" % (p, p) for p in peers)
     print(head)
@@ -650,6 +791,7 @@ def main():
             row += " %s%s | %.1f | %s |" % (fmt(pv), " (%d err)" % pe if pe else "",
                                             pc, ratio)
         print(row)
+    print_targets(results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump([{"step": l, **{n: {"value": v, "errors": e, "cpu_us": c}

@@ -216,6 +216,14 @@ const std::map<std::string, setter> &table()
 	t["auto_load_core_modules"] = bool_p(&g.auto_load_core_modules);
 	t["mi_list_aliases"] = bool_p(&g.mi_list_aliases);
 	t["shutdown_grace"] = int_p(&g.shutdown_grace);
+	t["busy_poll_usec"] = [&g](const pval &v, std::string &msg) {
+		if (!v.is_int || v.i < 0 || v.i > 1000) {
+			msg = "expects microseconds (0..1000)";
+			return -1;
+		}
+		g.busy_poll_usec = (int)v.i;
+		return 0;
+	};
 	t["event_subscriber_allow"] = [](const pval &v, std::string &msg) {
 		if (!v.single || v.is_int) {
 			msg = "expects a string of networks, e.g. \"127.0.0.0/8, ::1\"";

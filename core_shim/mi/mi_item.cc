@@ -12,13 +12,73 @@
 
 namespace shim::mi {
 
+namespace {
+
+// Items freed by a thread are kept for its next requests (a request and
+// its reply are a dozen items: without this, most of an MI call's
+// malloc/free). Not under ASan, which should see every item's lifetime.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kPoolMax = 0;
+#else
+constexpr size_t kPoolMax = 256;
+#endif
+constexpr size_t kKeepText = 256; // a string longer than this is not kept
+
+struct item_pool {
+	std::vector<mi_item *> free;
+	~item_pool()
+	{
+		for (mi_item *it : free)
+			delete it;
+	}
+};
+thread_local item_pool t_pool;
+
+void reset_text(std::string &s)
+{
+	if (s.capacity() > kKeepText)
+		std::string().swap(s);
+	else
+		s.clear();
+}
+
+} // namespace
+
 mi_item *item_new(mi_item::kind_t kind)
 {
-	mi_item *it = new (std::nothrow) mi_item;
-	if (it)
-		it->kind = kind;
+	mi_item *it;
+	if (!t_pool.free.empty()) {
+		it = t_pool.free.back();
+		t_pool.free.pop_back();
+	} else {
+		it = new (std::nothrow) mi_item;
+		if (!it)
+			return nullptr;
+	}
+	it->kind = kind;
 	return it;
 }
+
+namespace {
+
+void item_release(mi_item *it)
+{
+	if (t_pool.free.size() >= kPoolMax) {
+		delete it;
+		return;
+	}
+	it->kind = mi_item::NUL;
+	it->boolean = false;
+	it->number = 0;
+	reset_text(it->name);
+	reset_text(it->text);
+	reset_text(it->num_text);
+	it->parent = it->first = it->last = it->next = nullptr;
+	it->count = 0;
+	t_pool.free.push_back(it);
+}
+
+} // namespace
 
 void item_free(mi_item *item)
 {
@@ -32,7 +92,7 @@ void item_free(mi_item *item)
 		item_free(c);
 		c = n;
 	}
-	delete item;
+	item_release(item);
 }
 
 void item_append(mi_item *parent, mi_item *child, std::string_view name)

@@ -491,7 +491,10 @@ void json_print_number(double d, std::string &out)
 		return;
 	}
 	if (d >= (double)INT_MIN && d <= (double)INT_MAX && d == std::trunc(d)) {
-		snprintf(buf, sizeof buf, "%d", (int)d);
+		// the common case (counters, codes, ids): no printf
+		auto r = std::to_chars(buf, buf + sizeof buf, (int)d);
+		out.append(buf, (size_t)(r.ptr - buf));
+		return;
 	} else if (d == std::floor(d) && std::fabs(d) < 1.0e60) {
 		snprintf(buf, sizeof buf, "%.0f", d);
 	} else if (std::fabs(d) < 1.0e-6 || std::fabs(d) > 1.0e9) {

@@ -161,7 +161,14 @@ int register_mi_mod(const char *mod_name, const mi_export_t *cmds)
 			c->ns = ns;
 			c->name = e->name;
 			c->full = ns + ":" + e->name;
-			c->exp = *e;
+			c->exp.help = e->help;
+			c->exp.flags = e->flags;
+			c->exp.init_f = e->init_f;
+			int nrec = 0;
+			while (nrec < MAX_MI_RECIPES && e->recipes[nrec].cmd)
+				nrec++;
+			c->exp.recipes.assign(e->recipes, e->recipes + nrec);
+			c->exp.recipes.push_back(mi_recipe_t{});
 			for (int i = 0; i < MAX_MI_ALIASES && e->aliases[i]; i++)
 				if (*e->aliases[i])
 					c->aliases.emplace_back(e->aliases[i]);

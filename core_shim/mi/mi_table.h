@@ -14,11 +14,21 @@
 
 namespace shim::mi {
 
+// What is kept of a module's mi_export_t (its strings are still the
+// module's): only the recipes it uses, then one with cmd NULL. A full
+// mi_export_t is 8 KB of mostly empty recipe slots, per command.
+struct cmd_export {
+	const char *help = nullptr;
+	unsigned int flags = 0;
+	mi_child_init_f *init_f = nullptr;
+	std::vector<mi_recipe_t> recipes;
+};
+
 struct cmd_entry {
 	std::string ns;   // "core"
 	std::string name; // "uptime"
 	std::string full; // "core:uptime"
-	mi_export_t exp;  // copy of the module's entry (strings still theirs)
+	cmd_export exp;
 	std::vector<std::string> aliases;
 };
 

@@ -8,16 +8,20 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <new>
 
 #include "opensips/dprint.h"
 #include "opensips/host.h"
 
 namespace shim {
 namespace {
-// A fixed table: entries never move, and threads added at run time (auto
-// scaling) never race with readers walking the table by index.
+// A fixed table of entries made as threads are added: entries never move,
+// and threads added at run time (auto scaling) never race with readers
+// walking the table by index (an entry is stored before the count that
+// publishes it). Only the pointers are static: the 1024 entries themselves
+// would be ~100 KB resident from startup.
 constexpr int kMaxEntries = 1024;
-proc_entry g_roster[kMaxEntries];
+proc_entry *g_roster[kMaxEntries];
 std::mutex g_add_mu;
 std::atomic<int> g_count{0};
 thread_local proc_entry *t_self = nullptr;
@@ -32,7 +36,12 @@ int roster_add(const std::string &type, int ptype)
 	int id = g_count.load(std::memory_order_relaxed);
 	if (id >= kMaxEntries)
 		return -1;
-	proc_entry &e = g_roster[id];
+	if (!g_roster[id]) {
+		g_roster[id] = new (std::nothrow) proc_entry;
+		if (!g_roster[id])
+			return -1;
+	}
+	proc_entry &e = *g_roster[id];
 	e.id = id;
 	e.type = type;
 	e.ptype = ptype;
@@ -58,7 +67,7 @@ proc_entry *roster_get(int id)
 {
 	if (id < 0 || id >= roster_size())
 		return nullptr;
-	return &g_roster[id];
+	return g_roster[id];
 }
 
 proc_entry *roster_self() { return t_self; }

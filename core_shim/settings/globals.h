@@ -50,6 +50,9 @@ struct core_globals {
 	// health probes can see "shutting down" (/livez 503) before the
 	// listeners close. 0 = stop at once.
 	int shutdown_grace = 0;
+	// microseconds a receiver keeps polling its socket after a batch
+	// before it sleeps (include/opensips/net.h); 0 = off
+	int busy_poll_usec = 0;
 };
 
 extern core_globals g_globals;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "settings/globals.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
+#include "opensips/net.h"
 #include "opensips/profiling.h"
 #include "proc/autoscale.h"
 #include "proc/roster.h"
@@ -31,13 +33,11 @@ namespace {
 
 constexpr int kBatch = 32;
 constexpr int kMaxDatagram = 65536;
-// Bytes of each batch slot touched when the receiver is made. The 2 MB of
-// slots are mmapped by malloc and get pages only when written, so without
-// this a receiver's RSS would step up by a page for every deeper batch
-// recvmmsg ever returns (a burst after a stall fills all 32 slots) — growth
-// that depends on traffic history. Touched up front, a SIP message of up to
-// this size never adds pages; larger ones (rare; up to 64 KB) still may.
-constexpr size_t kSlotPrefault = 2048;
+// The 2 MB of receive slots (and the reply slots) are mmapped by malloc and
+// left untouched: a slot gets its pages the first time a batch is deep
+// enough to use it, so an idle or lightly loaded receiver stays small, and
+// a receiver that once took a full batch keeps about one page per slot (a
+// SIP message of up to 4 KB) from then on.
 
 // Replies of one batch go out together through sendmmsg (each request still
 // gets its own datagram, same bytes, same socket, in order), except the
@@ -47,11 +47,19 @@ constexpr size_t kSlotPrefault = 2048;
 constexpr int kFlushTail = 4;
 constexpr int kSmallBatch = 8; // a batch this small is answered reply by reply
 constexpr size_t kOutSlot = 2048;   // an OPTIONS reply is ~400 bytes
-constexpr size_t kOutPrefault = 1024;
+
+// One per UDP socket: whether one of its receivers is busy polling it (one
+// at a time, so the others sleep and leave the cores to the clients).
+struct socket_poll {
+	const sip_socket *sock;
+	std::atomic<bool> polling{false};
+	explicit socket_poll(const sip_socket *s) : sock(s) {}
+};
 
 struct receiver {
 	ev_io io;                   // first member: the callback casts back
 	const sip_socket *sock = nullptr;
+	socket_poll *poll = nullptr;
 	int roster_id = -1;
 	sip_counters counters;
 	unsigned int next_id = 0;
@@ -92,6 +100,7 @@ void flush_replies(receiver *r)
 // elements never move. g_receivers_mu guards the container, not the
 // receivers (each is used by its own thread; counters are atomics).
 std::deque<receiver> g_receivers;
+std::deque<socket_poll> g_polls; // one per UDP socket, made before the receivers
 std::mutex g_receivers_mu;
 
 int udp_send(struct sip_msg *msg, const char *buf, int len)
@@ -144,16 +153,18 @@ void handle_datagram(receiver *r, char *buf, int len, const sockaddr_storage *fr
 	receive_msg(&msg, &r->counters);
 }
 
-// Adds the time from construction to destruction to the thread's busy time.
+// Adds the time from construction to destruction, less the time spent
+// busy polling, to the thread's busy time.
 struct busy_meter {
 	timespec t0;
+	long long polled_ns = 0;
 	busy_meter() { clock_gettime(CLOCK_MONOTONIC, &t0); }
 	~busy_meter()
 	{
 		timespec t1;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL +
-		               (t1.tv_nsec - t0.tv_nsec);
+		               (t1.tv_nsec - t0.tv_nsec) - polled_ns;
 		if (ns > 0)
 			roster_add_busy((unsigned long long)ns);
 	}
@@ -163,9 +174,10 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 {
 	receiver *r = reinterpret_cast<receiver *>(w);
 	busy_meter meter; // load accounting for the auto-scaler
-	// Bounded drain: at most a few batches per wake-up so the loop's other
-	// watchers (stop, timers) keep running under load.
-	for (int round = 0; round < 8; round++) {
+	// Bounded drain: at most so many batches per wake-up that the loop's
+	// other watchers (stop, timers) keep running under load.
+	const long long poll_ns = (long long)g_globals.busy_poll_usec * 1000;
+	for (int round = 0; round < (poll_ns ? 64 : 8); round++) {
 		for (int i = 0; i < kBatch; i++) {
 			r->iovs[i].iov_base = r->bufs.get() + (size_t)i * kMaxDatagram;
 			r->iovs[i].iov_len = kMaxDatagram - 1;
@@ -176,6 +188,14 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 			r->hdrs[i].msg_hdr.msg_namelen = sizeof(r->addrs[i]);
 		}
 		int n = recvmmsg(r->io.fd, r->hdrs, kBatch, MSG_DONTWAIT, nullptr);
+		// after a batch, one receiver of the socket at a time polls for
+		// the next datagram before it sleeps (busy_poll_usec)
+		if (n < 0 && round > 0 && poll_ns > 0 && !r->poll->polling.exchange(true)) {
+			long long spent = 0;
+			n = shim_recvmmsg_poll(r->io.fd, r->hdrs, kBatch, poll_ns, &spent);
+			r->poll->polling.store(false);
+			meter.polled_ns += spent;
+		}
 		if (n <= 0)
 			return; // EAGAIN (another receiver took it) or a transient error
 		t_batch = r;
@@ -195,7 +215,7 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 		}
 		flush_replies(r);
 		t_batch = nullptr;
-		if (n < kBatch)
+		if (n < kBatch && poll_ns == 0)
 			return;
 	}
 }
@@ -240,13 +260,12 @@ int start_receiver(const sip_socket *s, int reuse_id)
 				return -1;
 			rp = &g_receivers.emplace_back();
 			rp->sock = s;
+			for (auto &p : g_polls)
+				if (p.sock == s)
+					rp->poll = &p;
 			rp->roster_id = id;
 			rp->bufs.reset(new char[(size_t)kBatch * kMaxDatagram]);
 			rp->out_bufs.reset(new char[(size_t)kBatch * kOutSlot]);
-			for (int i = 0; i < kBatch; i++) // the usual reply never adds pages later
-				memset(rp->out_bufs.get() + (size_t)i * kOutSlot, 0, kOutPrefault);
-			for (int i = 0; i < kBatch; i++)
-				memset(rp->bufs.get() + (size_t)i * kMaxDatagram, 0, kSlotPrefault);
 		}
 	}
 	int rank = proc_next_worker_rank();
@@ -263,6 +282,12 @@ int start_receiver(const sip_socket *s, int reuse_id)
 
 void udp_receivers_start()
 {
+	{
+		std::lock_guard<std::mutex> lk(g_receivers_mu);
+		for (auto &s : g_globals.sockets)
+			if (s.proto == 1)
+				g_polls.emplace_back(&s);
+	}
 	for (auto &s : g_globals.sockets) {
 		if (s.proto != 1)
 			continue;

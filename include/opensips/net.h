@@ -103,6 +103,22 @@ int shim_sockspec_resolve(const struct shim_sockspec *spec, int flags,
 int shim_sockspec_print(const struct shim_sockspec *spec, int with_proto,
                         char *buf, int buf_len);
 
+/* Busy polling (the core setting `busy_poll_usec`, docs/core-settings.md):
+ * a receiver that has just answered what its socket held may keep asking
+ * the socket for more, for up to that long, before it goes back to sleep
+ * in its loop. On a machine where waking a sleeping thread costs tens of
+ * microseconds, a client that sends its next request within that time is
+ * served without the wake-up. 0 (the default) turns it off. */
+int shim_busy_poll_usec(void);
+
+/* recvmmsg(fd, v, n, MSG_DONTWAIT) again and again while the socket is
+ * empty, for up to `budget_ns`. Returns what the last recvmmsg returned
+ * (-1 with errno EAGAIN when nothing came); `*polled_ns` gets the time
+ * spent polling (not busy time for the load statistics). */
+struct mmsghdr;
+int shim_recvmmsg_poll(int fd, struct mmsghdr *v, unsigned int n, long long budget_ns,
+                       long long *polled_ns);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 // share the descriptor); replies block at most `socket_timeout` ms
 // (SO_SNDTIMEO).
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +44,8 @@ long unix_uid = -1, unix_gid = -1;
 
 // ---- runtime ----
 int g_fd = -1;
+long long g_poll_ns = 0;             // busy_poll_usec, in ns
+std::atomic<bool> g_polling{false}; // a thread is polling the socket
 std::string g_unix_path; // set when we bound a unix socket (unlinked at exit)
 
 // Datagrams taken per recvmmsg, and replies sent per sendmmsg: one
@@ -233,6 +236,7 @@ int mod_init(void)
 	tv.tv_sec = socket_timeout / 1000;
 	tv.tv_usec = (socket_timeout % 1000) * 1000;
 	setsockopt(g_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	g_poll_ns = (long long)shim_busy_poll_usec() * 1000;
 	if (trace_destination || trace_bwlist)
 		LM_DBG("trace_destination/trace_bwlist are accepted and ignored\n");
 	return 0;
@@ -313,8 +317,10 @@ void send_replies(worker *w, int n)
 void on_readable(struct ev_loop *, ev_io *io, int)
 {
 	worker *w = (worker *)io->data;
-	// Bounded rounds per wake-up so one flood cannot starve the loop.
-	for (int round = 0; round < 4; round++) {
+	// Bounded rounds per wake-up so one flood cannot starve the loop (a
+	// round that finds the socket empty ends it, unless busy polling
+	// brings more).
+	for (int round = 0; round < 64; round++) {
 		for (int i = 0; i < kBatch; i++) {
 			w->in_iov[i].iov_base = w->bufs.get() + (size_t)i * w->buf_size;
 			w->in_iov[i].iov_len = w->buf_size;
@@ -325,6 +331,14 @@ void on_readable(struct ev_loop *, ev_io *io, int)
 			w->in[i].msg_hdr.msg_namelen = sizeof w->from[i];
 		}
 		int n = recvmmsg(g_fd, w->in, kBatch, MSG_DONTWAIT, nullptr);
+		// after a batch, one thread at a time polls for the next request
+		// before it sleeps (busy_poll_usec)
+		if (n < 0 && round > 0 && g_poll_ns > 0 && !g_polling.exchange(true)) {
+			n = shim_recvmmsg_poll(g_fd, w->in, kBatch, g_poll_ns, nullptr);
+			int saved = errno;
+			g_polling.store(false);
+			errno = saved;
+		}
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				LM_ERR("recvmmsg: %s\n", strerror(errno));
@@ -365,7 +379,7 @@ void on_readable(struct ev_loop *, ev_io *io, int)
 		send_replies(w, nout);
 		for (int i = 0; i < nout; i++)
 			mi_free_reply(w->owned[i]);
-		if (n < kBatch)
+		if (n < kBatch && g_poll_ns == 0)
 			return;
 	}
 }

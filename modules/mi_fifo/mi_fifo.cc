@@ -5,8 +5,8 @@
 // at EOF), reads requests framed as `:<reply_name>:<json>`, runs them in
 // order and writes each reply to <reply_dir><reply_name>. Replies never
 // stall the thread: a reply FIFO without a reader is retried on a timer
-// (4 times, 80 ms apart) and a slow reader is fed from a write watcher,
-// both bounded in time. Every 30 s the FIFO is checked and re-created if
+// (for 320 ms, soon at first, then less often) and a slow reader is fed
+// from a write watcher, both bounded in time. Every 30 s the FIFO is checked and re-created if
 // it was removed or replaced.
 #include <cerrno>
 #include <csignal>
@@ -19,6 +19,9 @@
 #include <list>
 #include <memory>
 #include <pwd.h>
+#include <ctime>
+#include <sched.h>
+#include <poll.h>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +29,7 @@
 #include "fifo_framing.h"
 #include "opensips/host.h"
 #include "opensips/mi.h"
+#include "opensips/net.h"
 #include "opensips/profiling.h"
 #include "opensips/sr_module.h"
 
@@ -43,8 +47,14 @@ long fifo_uid = -1, fifo_gid = -1;
 const char default_fifo_name[] = "/tmp/opensips_fifo";
 const char default_reply_dir[] = "/tmp/";
 
-constexpr int reply_retries = 4;          // after the first attempt
-constexpr ev_tstamp reply_retry_gap = 0.080;
+// Gaps between the attempts to open a reply FIFO that has no reader yet
+// (opensips-cli writes its request first and opens its reply FIFO after):
+// short at first, since the reader is usually microseconds away, then
+// longer; 320 ms in all, the reference's window (4 x 80 ms).
+constexpr ev_tstamp reply_retry_gaps[] = {0.0002, 0.0005, 0.001, 0.002, 0.005,
+                                          0.010,  0.020,  0.040, 0.080, 0.080,
+                                          0.0813};
+constexpr int reply_retries = (int)(sizeof reply_retry_gaps / sizeof reply_retry_gaps[0]);
 constexpr ev_tstamp reply_write_timeout = 5.0;
 constexpr ev_tstamp fifo_check_interval = 30.0;
 constexpr size_t read_cap = 64 * 1024; // per wake-up
@@ -247,8 +257,7 @@ void job_try_open(reply_job *j)
 	int fd = open(j->path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENXIO && j->tries < reply_retries) {
-			j->tries++;
-			ev_timer_set(&j->timer, reply_retry_gap, 0.);
+			ev_timer_set(&j->timer, reply_retry_gaps[j->tries++], 0.);
 			ev_timer_start(g_state->loop, &j->timer);
 			return;
 		}
@@ -380,7 +389,9 @@ void process_pending(bool drained)
 	}
 }
 
-void on_fifo_readable(struct ev_loop *, ev_io *, int)
+// Reads what the FIFO holds (up to read_cap) and runs the complete
+// requests. Returns whether the FIFO was drained.
+bool read_and_run()
 {
 	char tmp[4096];
 	size_t got = 0;
@@ -404,6 +415,34 @@ void on_fifo_readable(struct ev_loop *, ev_io *, int)
 	process_pending(drained);
 	SHIM_PROF_EXIT(SHIM_PROF_EXTRAPROCS, "MI_FIFO", 0);
 	SHIM_PROF_END(SHIM_PROF_EXTRAPROCS, 0);
+	return drained;
+}
+
+// busy_poll_usec: after the FIFO was drained, wait that long for the next
+// request by polling it (a client sending request after request is served
+// without a wake-up of this thread). True when something came.
+bool poll_for_more(long long budget_ns)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = {g_state->fd, POLLIN, 0};
+		if (poll(&p, 1, 0) > 0)
+			return true;
+		sched_yield(); // a client waiting for this core gets it
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) >= budget_ns)
+			return false;
+	}
+}
+
+void on_fifo_readable(struct ev_loop *, ev_io *, int)
+{
+	const long long poll_ns = (long long)shim_busy_poll_usec() * 1000;
+	// bounded, so the reply timers and the FIFO check still run
+	for (int round = 0; round < 64; round++)
+		if (!read_and_run() || !poll_ns || !poll_for_more(poll_ns))
+			break;
 }
 
 int open_fifo_fd()

@@ -761,7 +761,7 @@ def test_mi(runner):
             check(H.match_reply(VERSION_OK % 2, v), v)
             check(time.monotonic() - t0 < 1.0, "next request waited %.2fs"
                   % (time.monotonic() - t0))
-            time.sleep(0.5)      # past the 4 x 80 ms retries
+            time.sleep(0.5)      # past the 320 ms of retries
             with open(plain) as f:
                 check(f.read() == "keep", "a regular file was written to")
             fd = os.open(dead, os.O_RDONLY | os.O_NONBLOCK)
@@ -772,6 +772,47 @@ def test_mi(runner):
             h.serving("after replies nobody read")
         runner.run(name0 + " reply FIFO never opened / missing / a regular "
                    "file: dropped, others served at once", reply_never_opened)
+
+        def read_reply(path, delay):
+            """opensips-cli's order: the request is written first and the
+            reply FIFO opened `delay` s later; (reply, seconds from the open
+            to the end of the reply)."""
+            os.mkfifo(path, 0o666)
+            try:
+                fifo_write(h.fifo, (":%s:" % os.path.basename(path) +
+                                    VERSION % 7).encode())
+                time.sleep(delay)
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+                t0 = time.monotonic()
+                data = b""
+                try:
+                    while time.monotonic() - t0 < 2:
+                        r, _, _ = select.select([fd], [], [], 0.1)
+                        if not r:
+                            continue
+                        chunk = os.read(fd, 65536)
+                        if not chunk and data:
+                            break
+                        data += chunk
+                finally:
+                    os.close(fd)
+                return data.decode(errors="replace"), time.monotonic() - t0
+            finally:
+                os.unlink(path)
+
+        def reply_opened_after_request():
+            need()
+            # the server's first open finds no reader; its next attempts
+            # come soon (not 80 ms later, as the reference's fixed gap) and
+            # keep coming for about 320 ms
+            v, took = read_reply(os.path.join(h.run_dir, "cli_order"), 0.005)
+            check(H.match_reply(VERSION_OK % 7, v), v)
+            check(took < 0.06, "reply came %.0f ms after the reader opened" % (1000 * took))
+            v, took = read_reply(os.path.join(h.run_dir, "cli_late"), 0.2)
+            check(H.match_reply(VERSION_OK % 7, v), "a reader 200 ms late: %r" % v)
+            h.serving("after late readers")
+        runner.run(name0 + " reply FIFO opened after the request (opensips-cli's "
+                   "order): answered soon, and still 200 ms late", reply_opened_after_request)
 
         def half_requests():
             need()
@@ -1256,8 +1297,75 @@ def test_mem(runner):
                bounded)
 
 
+def proc_cpu_s(pid):
+    """user+system CPU seconds of the process (all its threads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_busy_poll(runner):
+    """busy_poll_usec (docs/internals/performance.md): the receivers poll
+    their sockets after a batch. Everything is still answered once, in
+    order; an idle host does not spin."""
+    name0 = "faults.busy_poll"
+    if not runner.wanted(name0):
+        return
+
+    def body():
+        with FaultHost("fpoll", extra_globals="busy_poll_usec = 1000\n") as h:
+            h.serving("with busy polling")
+            # request after request, each answered with its own id
+            for i in range(200):
+                v = h.dgram(VERSION % (100 + i))
+                check(H.match_reply(VERSION_OK % (100 + i), v), v)
+            # a pipelined burst on one socket: every reply, once
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(2)
+            try:
+                for i in range(64):
+                    s.sendto((VERSION % (1000 + i)).encode(), ("127.0.0.1", h.mi_port))
+                ids = []
+                for _ in range(64):
+                    ids.append(json.loads(s.recv(65535))["id"])
+                check(sorted(ids) == list(range(1000, 1064)), ids)
+            finally:
+                s.close()
+            for i in range(50):
+                rep, info = H.send_options(h, "poll%d" % i)
+                check(rep and rep.startswith("SIP/2.0 200 OK\r\n") and
+                      ("Call-ID: %s\r\n" % info["call_id"]) in rep, rep)
+            for i in range(20):
+                v = h.fifo_req(VERSION % (2000 + i))
+                check(H.match_reply(VERSION_OK % (2000 + i), v), v)
+            # idle: polling only follows work
+            time.sleep(0.3)
+            c0 = proc_cpu_s(h.proc.pid)
+            time.sleep(1.5)
+            used = proc_cpu_s(h.proc.pid) - c0
+            check(used < 0.15, "idle host used %.2f s of CPU in 1.5 s" % used)
+            h.serving("after the polling checks")
+    runner.run(name0 + " busy_poll_usec = 1000: MI datagram, SIP and FIFO answered "
+               "once each, in bursts too; idle host does not spin", body)
+
+    def bad_value():
+        h = FaultHost("fpollbad", extra_globals="busy_poll_usec = 5000\n")
+        try:
+            try:
+                h.start(ready_timeout=5.0)
+            except Exception:
+                pass
+            check(not h.alive(), "started with busy_poll_usec = 5000")
+            check("busy_poll_usec' expects microseconds (0..1000)" in h.log(), h.log_tail())
+        finally:
+            h.cleanup()
+    runner.run(name0 + " busy_poll_usec out of range: startup fails with a clear error",
+               bad_value)
+
+
 def run(runner):
     test_subscribers(runner)
+    test_busy_poll(runner)
     test_mi(runner)
     test_fifo_sighup(runner)
     test_sip(runner)

@@ -33,7 +33,8 @@ void numbers_and_bools(void **)
 	                       "stderror_enabled = false\n"
 	                       "log_event_enabled = 1\n"
 	                       "mi_list_aliases = YES\n"
-	                       "event_pkg_threshold = 1; event_shm_threshold = 010\n",
+	                       "event_pkg_threshold = 1; event_shm_threshold = 010\n"
+	                       "busy_poll_usec = 50\n",
 	                       err),
 	                 0);
 	assert_false(g_globals.auto_load_core_modules);
@@ -50,6 +51,7 @@ void numbers_and_bools(void **)
 	assert_true(g_globals.mi_list_aliases);
 	assert_int_equal(g_globals.event_pkg_threshold, 1);
 	assert_int_equal(g_globals.event_shm_threshold, 8);
+	assert_int_equal(g_globals.busy_poll_usec, 50);
 	shim::log_set_stderr(true);
 	shim::log_set_global_level(2);
 }
@@ -150,6 +152,10 @@ void errors(void **)
 	     "g.cfg:1: core parameter 'stderror_log_format' expects plain_text, "
 	     "json or json_cee"},
 	    {"log_level =\n", "g.cfg:1: core parameter 'log_level' has no value"},
+	    {"busy_poll_usec = 1001\n",
+	     "g.cfg:1: core parameter 'busy_poll_usec' expects microseconds (0..1000)"},
+	    {"busy_poll_usec = -1\n",
+	     "g.cfg:1: core parameter 'busy_poll_usec' expects microseconds (0..1000)"},
 	};
 	for (auto &c : cases) {
 		cfgtest::reset_host();
