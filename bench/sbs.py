@@ -192,6 +192,19 @@ def shim_host(name, build, tmp):
                 os.path.join(build, "modules") + "/", tmp)
 
 
+def nopoll_host(tmp):
+    """Our host with busy polling off (bench/shim.cfg with busy_poll_usec =
+    0): what polling buys, in the same run."""
+    with open(os.path.join(ROOT, "bench", "shim.cfg")) as f:
+        text = re.sub(r"(?m)^busy_poll_usec\s*=.*$", "busy_poll_usec = 0", f.read())
+    cfg = os.path.join(tmp, "shim-nopoll.cfg")
+    with open(cfg, "w") as f:
+        f.write(text)
+    h = shim_host("shim-nopoll", BUILD, tmp)
+    h.cfg_template = cfg
+    return h
+
+
 def nostats_host(tmp):
     """Our host built with update_stat() compiled out (make STATS_OFF=1)."""
     rc = subprocess.run(["make", "-s", "-C", ROOT, "-j2", "STATS_OFF=1", "all"],
@@ -694,6 +707,7 @@ def main():
     results = []  # (label, {host: (median, errs)}, target)
     hosts = []
     nostats = None
+    nopoll = None
     before = None
     try:
         hosts = make_hosts(tmp)
@@ -709,7 +723,9 @@ def main():
                         nostats = nostats_host(tmp) or False
                     ghosts = [hosts[0]] + ([nostats] if nostats else [])
                 elif which == "floor":
-                    ghosts = hosts + [FloorHost(tmp)]
+                    if nopoll is None:
+                        nopoll = nopoll_host(tmp)
+                    ghosts = hosts + [nopoll, FloorHost(tmp)]
                 elif which == "ours":
                     ghosts = [hosts[0]]
                 elif which == "before":
@@ -757,12 +773,13 @@ def main():
                     for h in ghosts:
                         h.stop()
     finally:
-        for h in hosts + ([nostats] if nostats else []) + ([before] if before else []):
+        for h in hosts + ([nostats] if nostats else []) + ([before] if before else []) + \
+                ([nopoll] if nopoll else []):
             h.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     peers = [h.name for h in hosts if h.name != "shim"]
-    for extra in ("floor", "shim-nostats", "shim-before"):
+    for extra in ("shim-nopoll", "floor", "shim-nostats", "shim-before"):
         if any(extra in m for _, m in results):
             peers.append(extra)
     print()

@@ -5,6 +5,7 @@
 
 #include <deque>
 
+#include "util/host_mi.h"
 #include "evi/evi_internal.h"
 #include "mi/mi_item.h"
 #include "opensips/dprint.h"
@@ -345,7 +346,7 @@ err:
 	return nullptr;
 }
 
-const mi_export_t g_cmds[] = {
+const shim::mi::host_mi_cmd g_cmds[] = {
     {"subscribe", "subscribes a socket to an event", 0, nullptr,
      {{mi_subscribe, {"event", "socket", nullptr}},
       {mi_subscribe, {"event", "socket", "expire", nullptr}},
@@ -375,6 +376,6 @@ const mi_export_t g_cmds[] = {
 
 } // namespace
 
-int mi_register() { return register_mi_mod("evi", g_cmds); }
+int mi_register() { return shim::mi::register_host_mi("evi", g_cmds); }
 
 } // namespace shim::evi

@@ -2,6 +2,8 @@
 // thread that drains them in runs handed to the transports (ABI v2), late
 // outcomes (tickets), and folding removed subscribers' counters.
 #include <ev.h>
+#include <sched.h>
+#include <time.h>
 
 #include <new>
 
@@ -12,6 +14,7 @@
 #include "proc/roster.h"
 #include "proc/threads.h"
 #include "sip/receive.h"
+#include "settings/globals.h"
 #include "stats/stats.h"
 
 namespace shim::evi {
@@ -136,10 +139,36 @@ size_t deliver_run(const std::shared_ptr<subscriber> &sp, size_t max)
 	return n;
 }
 
+long long mono_ns()
+{
+	timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 void on_sender_async(struct ev_loop *loop, ev_async *w, int)
 {
 	const size_t budget = 8192;
-	if (evi_dispatch_pending(budget) >= budget)
+	size_t n = evi_dispatch_pending(budget);
+	// busy_poll_usec: while events keep coming (one per SIP request, say),
+	// wait here for the next ones instead of sleeping; raisers then find
+	// the loop awake and ev_async_send costs them no syscall and no
+	// wake-up. Until nothing came for that long, or the budget is spent.
+	const long long poll_ns = (long long)g_globals.busy_poll_usec * 1000;
+	if (n > 0 && n < budget && poll_ns > 0) {
+		long long last = mono_ns();
+		while (n < budget) {
+			sched_yield(); // a raiser waiting for this core runs first
+			size_t k = evi_dispatch_pending(budget - n);
+			n += k;
+			long long now = mono_ns();
+			if (k)
+				last = now;
+			else if (now - last >= poll_ns)
+				break;
+		}
+	}
+	if (n >= budget)
 		ev_async_send(loop, w); // more to do: let the loop's other watchers run
 }
 

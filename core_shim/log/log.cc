@@ -6,6 +6,7 @@
 // event recursion guard and the suppression depth are per thread. Stderr
 // lines go out with a single write(2) so lines from different threads never
 // interleave.
+#include "util/host_mi.h"
 #include "log/log.h"
 
 #include <stdarg.h>
@@ -275,7 +276,7 @@ mi_response_t *mi_mute_set(const mi_params_t *params, struct mi_handler *)
 	return consumer_set(params, "mute_state", &log_consumer::muted);
 }
 
-const mi_export_t log_mi_cmds[] = {
+const shim::mi::host_mi_cmd log_mi_cmds[] = {
 	{
 		"log_level_filter",                                  /* name */
 		"Reports a log consumer's level filter (stderror, syslog, event); "
@@ -309,7 +310,7 @@ const mi_export_t log_mi_cmds[] = {
 
 } // namespace
 
-void log_register_mi() { register_mi_mod("core", log_mi_cmds); }
+void log_register_mi() { shim::mi::register_host_mi("core", log_mi_cmds); }
 
 } // namespace shim
 

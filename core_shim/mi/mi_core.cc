@@ -1,4 +1,5 @@
 // The host's own MI commands, namespace `core` (spec §5.3).
+#include "util/host_mi.h"
 #include "mi/mi_core.h"
 
 #include <cerrno>
@@ -348,7 +349,7 @@ mi_response_t *mi_xlog_level_set(const mi_params_t *params, struct mi_handler *)
 }
 
 // Order follows the reference's `which` for the commands we have.
-const mi_export_t core_cmds[] = {
+const shim::mi::host_mi_cmd core_cmds[] = {
 	{"uptime", "Reports when the server started and how long it has been running.",
 	 0, nullptr, {{mi_uptime, {nullptr}}, {nullptr, {nullptr}}}, {nullptr}},
 	{"version", "Reports the server name and version; with `revision`, also the "
@@ -397,7 +398,7 @@ const mi_export_t core_cmds[] = {
 
 void mi_register_core_commands()
 {
-	register_mi_mod("core", core_cmds);
+	shim::mi::register_host_mi("core", core_cmds);
 }
 
 void mi_set_argv(int argc, char **argv)

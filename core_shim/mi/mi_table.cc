@@ -2,6 +2,7 @@
 #include "mi/mi_table.h"
 
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -131,11 +132,10 @@ void mi_reset()
 
 } // namespace shim
 
-using namespace shim::mi;
+namespace shim::mi {
 
-extern "C" {
-
-int register_mi_mod(const char *mod_name, const mi_export_t *cmds)
+template <class E>
+int register_cmds(const char *mod_name, const E *cmds)
 {
 	if (!mod_name || !*mod_name) {
 		LM_ERR("MI commands registered without a namespace\n");
@@ -151,7 +151,7 @@ int register_mi_mod(const char *mod_name, const mi_export_t *cmds)
 		std::vector<std::unique_ptr<cmd_entry>> add;
 		table &t = tbl();
 		std::unique_lock lk(t.lock);
-		for (const mi_export_t *e = cmds; e->name; e++) {
+		for (const E *e = cmds; e->name; e++) {
 			if (!*e->name || strchr(e->name, ':')) {
 				LM_ERR("bad MI command name '%s' in '%s' (empty or has ':')\n",
 				       e->name, ns.c_str());
@@ -165,11 +165,11 @@ int register_mi_mod(const char *mod_name, const mi_export_t *cmds)
 			c->exp.flags = e->flags;
 			c->exp.init_f = e->init_f;
 			int nrec = 0;
-			while (nrec < MAX_MI_RECIPES && e->recipes[nrec].cmd)
+			while (nrec < (int)std::size(e->recipes) && e->recipes[nrec].cmd)
 				nrec++;
 			c->exp.recipes.assign(e->recipes, e->recipes + nrec);
 			c->exp.recipes.push_back(mi_recipe_t{});
-			for (int i = 0; i < MAX_MI_ALIASES && e->aliases[i]; i++)
+			for (int i = 0; i < (int)std::size(e->aliases) && e->aliases[i]; i++)
 				if (*e->aliases[i])
 					c->aliases.emplace_back(e->aliases[i]);
 			bool dup = t.by_full.count(c->full) != 0;
@@ -198,6 +198,22 @@ int register_mi_mod(const char *mod_name, const mi_export_t *cmds)
 		LM_ERR("out of memory registering MI commands of '%s'\n", ns.c_str());
 		return -1;
 	}
+}
+
+int register_host_mi(const char *ns, const host_mi_cmd *cmds)
+{
+	return register_cmds(ns, cmds);
+}
+
+} // namespace shim::mi
+
+using namespace shim::mi;
+
+extern "C" {
+
+int register_mi_mod(const char *mod_name, const mi_export_t *cmds)
+{
+	return register_cmds(mod_name, cmds);
 }
 
 // Runs every command's init_f once in the calling transport thread.

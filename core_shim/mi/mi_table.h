@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "opensips/mi.h"
+#include "util/host_mi.h"
 
 namespace shim::mi {
 
@@ -38,6 +39,7 @@ struct lookup_result {
 	// registration order): -32001.
 	std::vector<std::string> ambiguous;
 };
+
 
 lookup_result lookup(const std::string &method);
 // Full names starting with `prefix`, in registration order.

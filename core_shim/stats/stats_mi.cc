@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "util/host_mi.h"
 #include "opensips/mi.h"
 #include "stats/stats.h"
 
@@ -171,7 +172,7 @@ mi_response_t *mi_reset_all(const mi_params_t *, struct mi_handler *)
 	return init_mi_result_string("OK", 2);
 }
 
-const mi_export_t g_cmds[] = {
+const shim::mi::host_mi_cmd g_cmds[] = {
     {"get", "prints the values of statistics, groups (\"core:\") or all", 0, nullptr,
      {{mi_get, {"statistics", nullptr}}, {nullptr, {nullptr}}},
      {"get_statistics", nullptr}},
@@ -189,6 +190,6 @@ const mi_export_t g_cmds[] = {
 
 } // namespace
 
-int stats_mi_register() { return register_mi_mod("statistics", g_cmds); }
+int stats_mi_register() { return shim::mi::register_host_mi("statistics", g_cmds); }
 
 } // namespace shim
