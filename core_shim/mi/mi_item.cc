@@ -24,12 +24,19 @@ constexpr size_t kPoolMax = 256;
 #endif
 constexpr size_t kKeepText = 256; // a string longer than this is not kept
 
+// Set once the thread's pool is destroyed (thread exit): items freed later
+// (by other thread-local destructors) are deleted at once. A trivial type,
+// so it stays readable until the thread is gone.
+thread_local bool t_pool_gone = false;
+
 struct item_pool {
 	std::vector<mi_item *> free;
 	~item_pool()
 	{
 		for (mi_item *it : free)
 			delete it;
+		free.clear();
+		t_pool_gone = true;
 	}
 };
 thread_local item_pool t_pool;
@@ -47,7 +54,7 @@ void reset_text(std::string &s)
 mi_item *item_new(mi_item::kind_t kind)
 {
 	mi_item *it;
-	if (!t_pool.free.empty()) {
+	if (!t_pool_gone && !t_pool.free.empty()) {
 		it = t_pool.free.back();
 		t_pool.free.pop_back();
 	} else {
@@ -63,7 +70,7 @@ namespace {
 
 void item_release(mi_item *it)
 {
-	if (t_pool.free.size() >= kPoolMax) {
+	if (t_pool_gone || t_pool.free.size() >= kPoolMax) {
 		delete it;
 		return;
 	}
