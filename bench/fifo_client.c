@@ -2,7 +2,8 @@
  * request at a time, as opensips-cli sends them (spec/clients.md).
  *
  *   fifo_client --fifo PATH --reply-dir DIR --mode cli|preopen
- *               [--duration S] [--warmup S]
+ *               [--duration S] [--warmup S] [--method M --params JSON]
+ *               [--style opensips|kamailio]
  *
  * cli:     per request, as opensips-cli: mkfifo a reply FIFO (0666) in the
  *          reply directory, open the server FIFO, write
@@ -14,6 +15,10 @@
  * preopen: the server FIFO is opened once and the reply FIFO made once;
  *          per request the reply FIFO is opened for reading *before* the
  *          request is written, so the server's open always finds a reader.
+ *
+ * --style kamailio: Kamailio's jsonrpcs framing, the reply FIFO named in
+ * the request's "reply_name" member instead of a `:name:` prefix.
+ * The request is `sr_get_status ["core"]` unless --method/--params say.
  *
  * Prints one line: RESULT mode=cli rps=N ok=N err=N  (a reply without
  * "result" counts as an error; a request without a reply within 2 s ends
@@ -74,6 +79,7 @@ static int open_reply(const char *path)
 int main(int argc, char **argv)
 {
 	const char *fifo = NULL, *dir = NULL, *mode = "cli";
+	const char *method = "sr_get_status", *params = "[\"core\"]", *style = "opensips";
 	double duration = 4, warmup = 1;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--fifo")) fifo = argv[i + 1];
@@ -81,6 +87,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
 		else if (!strcmp(argv[i], "--duration")) duration = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--warmup")) warmup = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--method")) method = argv[i + 1];
+		else if (!strcmp(argv[i], "--params")) params = argv[i + 1];
+		else if (!strcmp(argv[i], "--style")) style = argv[i + 1];
 	}
 	if (!fifo || !dir || (strcmp(mode, "cli") && strcmp(mode, "preopen"))) {
 		fprintf(stderr, "usage: fifo_client --fifo PATH --reply-dir DIR "
@@ -118,10 +127,15 @@ int main(int argc, char **argv)
 			}
 			chmod(path, 0666);
 		}
-		int len = snprintf(req, sizeof req,
-		                   ":%s:{\"jsonrpc\":\"2.0\",\"method\":\"sr_get_status\","
-		                   "\"params\":[\"core\"],\"id\":%ld}\n",
-		                   name, ++id);
+		int len = strcmp(style, "kamailio")
+		              ? snprintf(req, sizeof req,
+		                         ":%s:{\"jsonrpc\":\"2.0\",\"method\":\"%s\","
+		                         "\"params\":%s,\"id\":%ld}\n",
+		                         name, method, params, ++id)
+		              : snprintf(req, sizeof req,
+		                         "{\"jsonrpc\":\"2.0\",\"method\":\"%s\","
+		                         "\"params\":%s,\"reply_name\":\"%s\",\"id\":%ld}\n",
+		                         method, params, name, ++id);
 		int r = pre ? open_reply(path) : -1;
 		int s = pre ? srv : open(fifo, O_WRONLY);
 		if (s < 0 || write(s, req, (size_t)len) != len) {

@@ -117,6 +117,19 @@ def cpu_seconds(pid):
 
 
 class Host:
+    # The MI call of the MI steps: OpenSIPS's `sr_get_status core`;
+    # Kamailio (no status_report) answers `core.uptime` instead.
+    mi_method, mi_params = "sr_get_status", '["core"]'
+    fifo_name, fifo_style = "opensips_fifo", "opensips"
+    kind = "opensips"  # opensips-compatible (ours and the reference) or "kamailio"
+
+    def mi_req(self):
+        return '{"jsonrpc":"2.0","method":"%s","params":%s,"id":1}' % (self.mi_method,
+                                                                       self.mi_params)
+
+    def mi_args(self):
+        return ["--method", self.mi_method, "--params", self.mi_params]
+
     def __init__(self, name, argv_fn, cfg_template, mpath, tmp):
         self.name = name
         self.argv_fn = argv_fn
@@ -149,8 +162,8 @@ class Host:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("%s exited during startup:\n%s" % (self.name, self.tail()))
-            r = mi_datagram(self.mi_port, MI_REQ)
-            if r and '"Status":1' in r:
+            r = mi_datagram(self.mi_port, self.mi_req())
+            if r and ('"Status":1' in r or (self.kind == "kamailio" and '"result"' in r)):
                 time.sleep(0.5)
                 return self
             time.sleep(0.1)
@@ -286,7 +299,28 @@ def make_hosts(tmp):
                           os.path.join(REF, "lib64", "opensips", "modules") + "/", tmp))
     else:
         log("no reference OpenSIPS at %s: our figures only, no ratios" % REF)
+    kam = shutil.which("kamailio")
+    if kam and os.environ.get("BENCH_NO_KAMAILIO") != "1":
+        h = Host("kamailio", lambda cfg, rd: [kam, "-DD", "-E", "-f", cfg, "-w", rd,
+                                             "-m", "64", "-M", "8"],
+                 os.path.join(ROOT, "bench", "kamailio.cfg"), "", tmp)
+        h.kind = "kamailio"
+        h.mi_method, h.mi_params = "core.uptime", "[]"
+        h.fifo_name, h.fifo_style = "kamailio_fifo", "kamailio"
+        hosts.append(h)
     return hosts
+
+
+def kamailio_version():
+    kam = shutil.which("kamailio")
+    if not kam:
+        return None
+    try:
+        out = subprocess.run([kam, "-v"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"version:\s*(\S+ \S+)", out)
+    return m.group(1) if m else "kamailio"
 
 
 # ---------------------------------------------------------------- tools
@@ -298,11 +332,11 @@ def tool(name):
     return path
 
 
-def run_wrk(url, dur, conns, tmp):
+def run_wrk(url, dur, conns, tmp, body=MI_REQ):
     lua = os.path.join(tmp, "post.lua")
     with open(lua, "w") as f:
         f.write('wrk.method = "POST"\nwrk.body = \'%s\'\n'
-                'wrk.headers["Content-Type"] = "application/json"\n' % MI_REQ)
+                'wrk.headers["Content-Type"] = "application/json"\n' % body)
     p = subprocess.run([tool("wrk"), "-t1", "-c%d" % conns, "-d%ds" % dur,
                         "-s", lua, url], capture_output=True, text=True,
                        timeout=dur + 30)
@@ -316,10 +350,10 @@ def run_wrk(url, dur, conns, tmp):
     return (float(m.group(1)) if m else 0.0), errs
 
 
-def run_ab(url, dur, conns, keepalive, tmp):
+def run_ab(url, dur, conns, keepalive, tmp, req=MI_REQ):
     body = os.path.join(tmp, "body.json")
     with open(body, "w") as f:
-        f.write(MI_REQ)
+        f.write(req)
     argv = [tool("ab"), "-q", "-c", str(conns), "-t", str(dur), "-n", "10000000",
             "-s", "5", "-p", body, "-T", "application/json"]
     if keepalive:
@@ -384,24 +418,24 @@ def http_groups(args, tmp):
 
     plain = ("http", "", None, [
         ("MI over HTTP, keep-alive (wrk, 8 conns), req/s",
-         lambda h: run_wrk(url(h), d, 8, tmp)),
+         lambda h: run_wrk(url(h), d, 8, tmp, h.mi_req())),
         ("MI over HTTP, new connections (ab -c 8), req/s",
-         lambda h: run_ab(url(h), d, 8, False, tmp)),
+         lambda h: run_ab(url(h), d, 8, False, tmp, h.mi_req())),
         ("MI over HTTP, HTTP/1.0 keep-alive (ab -k -c 8), req/s",
-         lambda h: run_ab(url(h), d, 8, True, tmp)),
+         lambda h: run_ab(url(h), d, 8, True, tmp, h.mi_req())),
     ])
     tls = ("tls", make_cert(tmp), None, [
         ("MI over HTTPS, keep-alive (wrk, 8 conns), req/s",
-         lambda h: run_wrk(url(h, "https"), d, 8, tmp)),
+         lambda h: run_wrk(url(h, "https"), d, 8, tmp) if h.kind != "kamailio" else None),
         ("MI over HTTPS, new handshakes (ab -c 8), req/s",
-         lambda h: run_ab(url(h, "https"), d, 8, False, tmp)),
+         lambda h: run_ab(url(h, "https"), d, 8, False, tmp) if h.kind != "kamailio" else None),
     ])
     return [plain, tls]
 
 
 def stats_groups(args, tmp):
     d = args.duration
-    stats = ("stats", "", None, [
+    stats = ("stats", "", "compat", [
         ("statistics:get all over mi_datagram, W=8, req/s",
          lambda h: loadgen("mi", h.mi_port, 8, d, ["--method", "statistics:get",
                                                    "--params", '{"statistics":["all"]}'])),
@@ -478,7 +512,8 @@ def core_groups(args, tmp):
     steps = []
     for w in (1, 8, 32):
         steps.append(("MI datagram sr_get_status core, W=%d, req/s" % w,
-                      lambda h, w=w: loadgen("mi", h.mi_port, w, d) if h.mi_port else None))
+                      lambda h, w=w: loadgen("mi", h.mi_port, w, d, h.mi_args())
+                      if h.mi_port else None))
     for w in (1, 8, 32):
         steps.append(("SIP OPTIONS through sr_check_status, W=%d, replies/s" % w,
                       lambda h, w=w: loadgen("sip", h.sip_port, w, d)))
@@ -523,7 +558,7 @@ def sip_to_collector(h, event, user, dur):
 
 def evsip_groups(args, tmp):
     d = args.duration
-    return [("evsip", 'loadmodule "event_datagram.so"\n', None, [
+    return [("evsip", 'loadmodule "event_datagram.so"\n', "compat", [
         ("raise_event per SIP request (W=8) -> one UDP collector, events/s",
          lambda h: sip_to_collector(h, "E_BENCH_SIP", "raise", d)),
         ("xlog per SIP request (W=8) -> E_CORE_LOG -> one UDP collector, events/s",
@@ -557,9 +592,11 @@ def fifo_step(h, mode, dur):
             os.path.getmtime(FIFO_CLIENT) < os.path.getmtime(src):
         os.makedirs(os.path.dirname(FIFO_CLIENT), exist_ok=True)
         subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-o", FIFO_CLIENT, src], check=True)
-    p = subprocess.run([FIFO_CLIENT, "--fifo", os.path.join(h.run_dir, "opensips_fifo"),
+    p = subprocess.run([FIFO_CLIENT, "--fifo", os.path.join(h.run_dir, h.fifo_name),
                         "--reply-dir", h.run_dir, "--mode", mode, "--duration", str(dur),
-                        "--warmup", "1"], capture_output=True, text=True, timeout=dur + 30)
+                        "--warmup", "1", "--method", h.mi_method, "--params", h.mi_params,
+                        "--style", h.fifo_style],
+                       capture_output=True, text=True, timeout=dur + 30)
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")]
     f = dict(kv.split("=", 1) for kv in line[-1].split()[1:]) if line else {}
     return float(f.get("rps", 0)), int(f.get("err", 1))
@@ -726,6 +763,9 @@ def main():
                     if nopoll is None:
                         nopoll = nopoll_host(tmp)
                     ghosts = hosts + [nopoll, FloorHost(tmp)]
+                elif which == "compat":
+                    # steps with OpenSIPS's commands or events only
+                    ghosts = [h for h in hosts if h.kind != "kamailio"]
                 elif which == "ours":
                     ghosts = [hosts[0]]
                 elif which == "before":
@@ -790,7 +830,7 @@ def main():
     print(" shim runs bench/shim.cfg, busy_poll_usec = %s; opensips: %s; Kamailio: %s)"
           % (shim_cfg_setting("busy_poll_usec") or "0 (off)",
              REF if "opensips" in peers else "not built",
-             "not supported by this bench yet" if shutil.which("kamailio")
+             (kamailio_version() + " (Debian)") if "kamailio" in peers
              else "not installed"))
     head = "| step | shim | cpu us/req |" + "".join(
         " %s | cpu us/req | shim/%s |" % (p, p) for p in peers)
