@@ -530,30 +530,43 @@ def core_groups(args, tmp):
     return [idle, ("core", "", "floor", steps)]
 
 
-def sip_to_collector(h, event, user, dur):
-    """SIP OPTIONS W=8 whose route raises `event` once per request (user
-    `raise`: raise_event; `log`: one xlog line, E_CORE_LOG), one UDP
-    collector subscribed: the events/s it received."""
+def start_collector(dur):
+    """A UDP event collector (bench/evcollector.cc) on a free port:
+    (process, its udp: socket spec)."""
     ensure_evcollector()
     port = free_port(socket.SOCK_DGRAM)
     col = subprocess.Popen([EVCOLLECTOR, "--port", str(port), "--idle-ms", "1000",
                             "--max-s", str(dur + 30)], stdout=subprocess.PIPE, text=True)
     time.sleep(0.3)
-    sock = "udp:127.0.0.1:%d" % port
-    r = mi_datagram(h.mi_port, json.dumps({"jsonrpc": "2.0", "method": "event_subscribe",
-                                           "params": [event, sock, 600], "id": 1}), 2)
-    if not r or '"OK"' not in r:
-        col.kill()
-        col.wait()
-        log("%s: subscribe %s -> %s" % (h.name, sock, r))
-        return 0.0, 1
-    _, errs = loadgen("sip", h.sip_port, 8, dur, ["--user", user])
-    mi_datagram(h.mi_port, json.dumps({"jsonrpc": "2.0", "method": "event_subscribe",
-                                       "params": [event, sock, 0], "id": 2}), 2)
+    return col, "udp:127.0.0.1:%d" % port
+
+
+def collector_result(col, dur):
+    """Waits for the collector to go idle and end: its RESULT fields."""
     out, _ = col.communicate(timeout=dur + 40)
     line = [ln for ln in out.splitlines() if ln.startswith("RESULT")]
-    f = dict(kv.split("=", 1) for kv in line[-1].split()[1:]) if line else {}
-    return float(f.get("eps", 0)), errs
+    return dict(kv.split("=", 1) for kv in line[-1].split()[1:]) if line else {}
+
+
+def mi_call(h, method, params, timeout=2):
+    r = mi_datagram(h.mi_port, json.dumps({"jsonrpc": "2.0", "method": method,
+                                           "params": params, "id": 1}), timeout)
+    return r is not None and '"error"' not in r
+
+
+def sip_to_collector(h, event, user, dur):
+    """SIP OPTIONS W=8 whose route raises `event` once per request (user
+    `raise`: raise_event; `log`: one xlog line, E_CORE_LOG), one UDP
+    collector subscribed: the events/s it received."""
+    col, sock = start_collector(dur)
+    if not mi_call(h, "event_subscribe", [event, sock, 600]):
+        col.kill()
+        col.wait()
+        log("%s: cannot subscribe %s to %s" % (h.name, sock, event))
+        return 0.0, 1
+    _, errs = loadgen("sip", h.sip_port, 8, dur, ["--user", user])
+    mi_call(h, "event_subscribe", [event, sock, 0])
+    return float(collector_result(col, dur).get("eps", 0)), errs
 
 
 def evsip_groups(args, tmp):
@@ -612,22 +625,11 @@ def fifo_groups(args, tmp):
     ])]
 
 
-def mi_call(h, method, params, timeout=2):
-    r = mi_datagram(h.mi_port, json.dumps({"jsonrpc": "2.0", "method": method,
-                                           "params": params, "id": 1}), timeout)
-    return r is not None and '"error"' not in r
-
-
 def profiling_on(h, dur):
     """SIP OPTIONS W=32 with E_PROFILING_PROC (level 1 on every thread) and
     E_PROFILING_SCRIPT subscribed by one UDP collector: the host's replies/s;
     the collector's count is logged."""
-    ensure_evcollector()
-    port = free_port(socket.SOCK_DGRAM)
-    col = subprocess.Popen([EVCOLLECTOR, "--port", str(port), "--idle-ms", "1000",
-                            "--max-s", str(dur + 30)], stdout=subprocess.PIPE, text=True)
-    time.sleep(0.3)
-    sock = "udp:127.0.0.1:%d" % port
+    col, sock = start_collector(dur)
     ok = all([mi_call(h, "event_subscribe", ["E_PROFILING_PROC", sock, 600]),
               mi_call(h, "event_subscribe", ["E_PROFILING_SCRIPT", sock, 600]),
               mi_call(h, "core:profiling_proc", {"level": 1})])
@@ -639,9 +641,7 @@ def profiling_on(h, dur):
     mi_call(h, "core:profiling_proc", {"level": 0})
     mi_call(h, "event_subscribe", ["E_PROFILING_PROC", sock, 0])
     mi_call(h, "event_subscribe", ["E_PROFILING_SCRIPT", sock, 0])
-    out, _ = col.communicate(timeout=dur + 40)
-    line = [ln for ln in out.splitlines() if ln.startswith("RESULT")]
-    log("profiling collector: %s" % (line[-1] if line else "no result"))
+    log("profiling collector: %s" % collector_result(col, dur))
     return v, errs
 
 

@@ -86,17 +86,24 @@ int stop_receivers(void **)
 	return 0;
 }
 
+// A client socket (2 s receive timeout) and the receivers' address.
+int client_socket(int port, sockaddr_in *to)
+{
+	int c = socket(AF_INET, SOCK_DGRAM, 0);
+	timeval tv{2, 0};
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	to->sin_family = AF_INET;
+	to->sin_port = htons((uint16_t)port);
+	to->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return c;
+}
+
 void test_receive_and_answer(void **)
 {
 	int port = g_port;
 
-	int c = socket(AF_INET, SOCK_DGRAM, 0);
-	timeval tv{2, 0};
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	sockaddr_in to{};
-	to.sin_family = AF_INET;
-	to.sin_port = htons((uint16_t)port);
-	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int c = client_socket(port, &to);
 	const int n = 50;
 	int answered = 0;
 	for (int i = 0; i < n; i++) {
@@ -146,13 +153,8 @@ void test_busy_polling(void **)
 	// read by the receivers at each wake-up
 	shim::g_globals.busy_poll_usec = 1000;
 
-	int c = socket(AF_INET, SOCK_DGRAM, 0);
-	timeval tv{2, 0};
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	sockaddr_in to{};
-	to.sin_family = AF_INET;
-	to.sin_port = htons((uint16_t)port);
-	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int c = client_socket(port, &to);
 	const int burst = 64;
 	for (int i = 0; i < burst; i++) {
 		std::string m = options(1000 + i);
