@@ -190,7 +190,7 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 		int n = recvmmsg(r->io.fd, r->hdrs, kBatch, MSG_DONTWAIT, nullptr);
 		// after a batch, one receiver of the socket at a time polls for
 		// the next datagram before it sleeps (busy_poll_usec)
-		if (n < 0 && round > 0 && poll_ns > 0 && !r->poll->polling.exchange(true)) {
+		if (n < 0 && round > 0 && poll_ns > 0 && r->poll && !r->poll->polling.exchange(true)) {
 			long long spent = 0;
 			n = shim_recvmmsg_poll(r->io.fd, r->hdrs, kBatch, poll_ns, &spent);
 			r->poll->polling.store(false);
