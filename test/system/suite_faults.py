@@ -1338,6 +1338,29 @@ def test_busy_poll(runner):
             for i in range(20):
                 v = h.fifo_req(VERSION % (2000 + i))
                 check(H.match_reply(VERSION_OK % (2000 + i), v), v)
+            # the EVI sender polls its queues too: every event of bursts
+            # raised one after the other reaches a UDP collector
+            col = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            col.bind(("127.0.0.1", 0))
+            col.settimeout(3)
+            sock = "udp:127.0.0.1:%d" % col.getsockname()[1]
+            try:
+                h.subscribe(sock)
+                got = 0
+                try:
+                    for _ in range(10):
+                        h.burst(30)
+                        for _ in range(30):  # one notification a datagram
+                            json.loads(col.recv(65535))
+                            got += 1
+                except socket.timeout:
+                    pass
+                st = h.settle(sock)
+                check(got == 300, "collector got %d of 300: %s" % (got, st))
+                check(st["delivered"] == 300 and st["dropped"] == 0 and st["failed"] == 0, st)
+                h.subscribe(sock, expire=0)
+            finally:
+                col.close()
             # idle: polling only follows work
             time.sleep(0.3)
             c0 = proc_cpu_s(h.proc.pid)
