@@ -2,8 +2,6 @@
 // thread that drains them in runs handed to the transports (ABI v2), late
 // outcomes (tickets), and folding removed subscribers' counters.
 #include <ev.h>
-#include <sched.h>
-#include <time.h>
 
 #include <new>
 
@@ -11,6 +9,7 @@
 #include "opensips/core_hooks.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
+#include "opensips/net.h"
 #include "proc/roster.h"
 #include "proc/threads.h"
 #include "sip/receive.h"
@@ -139,11 +138,15 @@ size_t deliver_run(const std::shared_ptr<subscriber> &sp, size_t max)
 	return n;
 }
 
-long long mono_ns()
+struct dispatch_try {
+	size_t max, got;
+};
+
+int dispatch_once(void *arg)
 {
-	timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+	auto *d = static_cast<dispatch_try *>(arg);
+	d->got = evi_dispatch_pending(d->max);
+	return d->got > 0;
 }
 
 void on_sender_async(struct ev_loop *loop, ev_async *w, int)
@@ -155,17 +158,12 @@ void on_sender_async(struct ev_loop *loop, ev_async *w, int)
 	// the loop awake and ev_async_send costs them no syscall and no
 	// wake-up. Until nothing came for that long, or the budget is spent.
 	const long long poll_ns = (long long)g_globals.busy_poll_usec * 1000;
-	if (n > 0 && n < budget && poll_ns > 0) {
-		long long last = mono_ns();
+	if (n > 0 && poll_ns > 0) {
 		while (n < budget) {
-			sched_yield(); // a raiser waiting for this core runs first
-			size_t k = evi_dispatch_pending(budget - n);
-			n += k;
-			long long now = mono_ns();
-			if (k)
-				last = now;
-			else if (now - last >= poll_ns)
+			dispatch_try d{budget - n, 0};
+			if (!shim_busy_poll(dispatch_once, &d, poll_ns, nullptr))
 				break;
+			n += d.got;
 		}
 	}
 	if (n >= budget)

@@ -111,6 +111,13 @@ int shim_sockspec_print(const struct shim_sockspec *spec, int with_proto,
  * served without the wake-up. 0 (the default) turns it off. */
 int shim_busy_poll_usec(void);
 
+/* try_once(arg) again and again, with sched_yield() between calls, until
+ * it returns non-zero or `budget_ns` has passed (it is called at least
+ * once, even with a budget of 0). Returns its last result; `*polled_ns`
+ * gets the time spent (not busy time for the load statistics). */
+int shim_busy_poll(int (*try_once)(void *arg), void *arg, long long budget_ns,
+                   long long *polled_ns);
+
 /* recvmmsg(fd, v, n, MSG_DONTWAIT) again and again while the socket is
  * empty, for up to `budget_ns`. Returns what the last recvmmsg returned
  * (-1 with errno EAGAIN when nothing came); `*polled_ns` gets the time

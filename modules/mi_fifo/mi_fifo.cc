@@ -20,7 +20,6 @@
 #include <memory>
 #include <pwd.h>
 #include <ctime>
-#include <sched.h>
 #include <poll.h>
 #include <string>
 #include <sys/stat.h>
@@ -418,22 +417,13 @@ bool read_and_run()
 	return drained;
 }
 
-// busy_poll_usec: after the FIFO was drained, wait that long for the next
-// request by polling it (a client sending request after request is served
-// without a wake-up of this thread). True when something came.
-bool poll_for_more(long long budget_ns)
+// busy_poll_usec: after the FIFO was drained, on_fifo_readable polls it
+// that long for the next request (a client sending request after request
+// is served without a wake-up of this thread). 1 when something came.
+int fifo_has_more(void *)
 {
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p = {g_state->fd, POLLIN, 0};
-		if (poll(&p, 1, 0) > 0)
-			return true;
-		sched_yield(); // a client waiting for this core gets it
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) >= budget_ns)
-			return false;
-	}
+	struct pollfd p = {g_state->fd, POLLIN, 0};
+	return poll(&p, 1, 0) > 0;
 }
 
 void on_fifo_readable(struct ev_loop *, ev_io *, int)
@@ -441,7 +431,8 @@ void on_fifo_readable(struct ev_loop *, ev_io *, int)
 	const long long poll_ns = (long long)shim_busy_poll_usec() * 1000;
 	// bounded, so the reply timers and the FIFO check still run
 	for (int round = 0; round < 64; round++)
-		if (!read_and_run() || !poll_ns || !poll_for_more(poll_ns))
+		if (!read_and_run() || !poll_ns ||
+		    !shim_busy_poll(fifo_has_more, nullptr, poll_ns, nullptr))
 			break;
 }
 

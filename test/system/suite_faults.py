@@ -1371,6 +1371,57 @@ def test_busy_poll(runner):
     runner.run(name0 + " busy_poll_usec = 1000: MI datagram, SIP and FIFO answered "
                "once each, in bursts too; idle host does not spin", body)
 
+    def mi_threads():
+        # children_count = 3: the threads take turns polling the one socket
+        # (one at a time); clients on their own sockets, all at once
+        with FaultHost("fpollmi", extra_globals="busy_poll_usec = 1000\n",
+                       extra_modules='modparam("mi_datagram", "children_count", 3)\n') as h:
+            names = []
+            for tid in os.listdir("/proc/%d/task" % h.proc.pid):
+                try:
+                    with open("/proc/%d/task/%s/comm" % (h.proc.pid, tid)) as f:
+                        names.append(f.read().strip())
+                except OSError:
+                    pass
+            check(names.count("MI Datagram") == 3, names)
+            bad = []
+
+            def client(k):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(2)
+                try:
+                    for i in range(150):  # one at a time
+                        rid = k * 10000 + i
+                        s.sendto((VERSION % rid).encode(), ("127.0.0.1", h.mi_port))
+                        got = json.loads(s.recv(65535))["id"]
+                        if got != rid:
+                            bad.append((k, rid, got))
+                    for i in range(32):  # then a pipelined burst
+                        s.sendto((VERSION % (k * 10000 + 5000 + i)).encode(),
+                                 ("127.0.0.1", h.mi_port))
+                    ids = sorted(json.loads(s.recv(65535))["id"] for _ in range(32))
+                    if ids != list(range(k * 10000 + 5000, k * 10000 + 5032)):
+                        bad.append((k, "burst", ids))
+                except (OSError, ValueError) as e:
+                    bad.append((k, repr(e)))
+                finally:
+                    s.close()
+            ts = [threading.Thread(target=client, args=(k,)) for k in range(1, 6)]
+            for th in ts:
+                th.start()
+            for th in ts:
+                th.join(30)
+            check(not bad, bad[:5])
+            time.sleep(0.3)
+            c0 = proc_cpu_s(h.proc.pid)
+            time.sleep(1.5)
+            used = proc_cpu_s(h.proc.pid) - c0
+            check(used < 0.15, "idle host used %.2f s of CPU in 1.5 s" % used)
+            h.serving("after the MI threads' polling")
+    runner.run(name0 + " busy_poll_usec = 1000, mi_datagram children_count = 3: five "
+               "clients at once, each answered once, in order; idle host does not spin",
+               mi_threads)
+
     def bad_value():
         h = FaultHost("fpollbad", extra_globals="busy_poll_usec = 5000\n")
         try:

@@ -1,7 +1,8 @@
-// net/busy_poll.cc: shim_recvmmsg_poll on a real loopback UDP socket. It
-// returns a datagram that arrives while it polls, gives up with EAGAIN once
-// its budget is spent (and says how long it polled), and with no budget
-// asks the socket once.
+// net/busy_poll.cc: shim_busy_poll stops at the first "yes" and gives up
+// once its budget is spent; shim_recvmmsg_poll on a real loopback UDP
+// socket returns a datagram that arrives while it polls, gives up with
+// EAGAIN once its budget is spent (and says how long it polled), and with
+// no budget asks the socket once.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -109,6 +110,40 @@ void no_budget_asks_once(void **)
 	assert_int_equal(b.h[1].msg_len, 2);
 }
 
+struct counter {
+	int calls = 0, yes_at = 0;
+};
+
+int count_try(void *arg)
+{
+	auto *c = static_cast<counter *>(arg);
+	return ++c->calls == c->yes_at ? 7 : 0;
+}
+
+void busy_poll_stops_at_first_yes(void **)
+{
+	counter c;
+	c.yes_at = 3;
+	long long polled = -1;
+	assert_int_equal(shim_busy_poll(count_try, &c, 2000000000LL, &polled), 7);
+	assert_int_equal(c.calls, 3);
+	assert_true(polled >= 0 && polled < 1000000000LL);
+}
+
+void busy_poll_budget(void **)
+{
+	counter c; // never says yes
+	long long polled = -1;
+	long long t0 = mono_ns();
+	assert_int_equal(shim_busy_poll(count_try, &c, 2000000, &polled), 0); // 2 ms
+	long long took = mono_ns() - t0;
+	assert_true(c.calls > 1);
+	assert_true(polled >= 2000000 && polled <= took);
+	counter once;
+	assert_int_equal(shim_busy_poll(count_try, &once, 0, nullptr), 0);
+	assert_int_equal(once.calls, 1); // no budget: asked once
+}
+
 void setting_is_exported(void **)
 {
 	shim::g_globals.busy_poll_usec = 0;
@@ -127,6 +162,8 @@ int main(void)
 		cmocka_unit_test(datagram_arriving_while_polling),
 		cmocka_unit_test(no_budget_asks_once),
 		cmocka_unit_test(setting_is_exported),
+		cmocka_unit_test(busy_poll_stops_at_first_yes),
+		cmocka_unit_test(busy_poll_budget),
 	};
 	return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
