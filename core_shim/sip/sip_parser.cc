@@ -550,8 +550,12 @@ int sip_build_reply(const sip_msg *msg, int code, const char *reason,
 	                     &msg->cseq_line})
 		if (h->s)
 			lines.push_back({*h, h == &msg->to_line});
-	std::stable_sort(lines.begin(), lines.end(),
-	                 [](const line &a, const line &b) { return a.s.s < b.s.s; });
+	// in the order they came (their place in the buffer); a handful of
+	// lines, so an insertion sort (stable, and no temporary buffer as
+	// std::stable_sort allocates one per call)
+	for (size_t i = 1; i < lines.size(); i++)
+		for (size_t k = i; k > 0 && lines[k].s.s < lines[k - 1].s.s; k--)
+			std::swap(lines[k], lines[k - 1]);
 
 	char tag_buf[kTagLen];
 	std::string_view tag;
@@ -565,10 +569,16 @@ int sip_build_reply(const sip_msg *msg, int code, const char *reason,
 		need += (size_t)l.s.len + 2;
 	out.reserve(need);
 
-	char code_buf[8];
-	snprintf(code_buf, sizeof code_buf, "%03d", code);
 	out.append("SIP/2.0 ");
-	out.append(code_buf);
+	if (code >= 100 && code <= 999) {
+		const char digits[3] = {(char)('0' + code / 100), (char)('0' + code / 10 % 10),
+		                        (char)('0' + code % 10)};
+		out.append(digits, 3);
+	} else {
+		char code_buf[16];
+		snprintf(code_buf, sizeof code_buf, "%03d", code);
+		out.append(code_buf);
+	}
 	out.push_back(' ');
 	out.append(reason ? reason : "", (size_t)reason_len);
 	out.append("\r\n");

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "net/addr_text.h"
 #include "settings/globals.h"
 #include "opensips/dprint.h"
 #include "opensips/host.h"
@@ -143,7 +144,7 @@ void handle_datagram(receiver *r, char *buf, int len, const sockaddr_storage *fr
 	msg.src_len = from_len;
 	if (from->ss_family == AF_INET) {
 		auto *a = (const sockaddr_in *)from;
-		inet_ntop(AF_INET, &a->sin_addr, msg.src_ip, sizeof(msg.src_ip));
+		ipv4_text(a->sin_addr, msg.src_ip);
 		msg.src_port = ntohs(a->sin_port);
 	} else if (from->ss_family == AF_INET6) {
 		auto *a = (const sockaddr_in6 *)from;
