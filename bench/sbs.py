@@ -103,6 +103,15 @@ def mem_kb(pid):
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks():
+    """(steal, all) jiffies of the machine (/proc/stat): on a VM, the time
+    the hypervisor gave to others while we wanted the CPU."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest is in user)
+    return (v[7] if len(v) > 7 else 0), sum(v[:8])
+
+
 def cpu_seconds(pid):
     """user+system CPU of the whole process tree (threads included)."""
     total = 0
@@ -416,7 +425,8 @@ def http_groups(args, tmp):
     def url(h, scheme="http"):
         return "%s://127.0.0.1:%d/mi" % (scheme, h.http_port)
 
-    plain = ("http", "", None, [
+    # beside ours with polling off: what busy_poll_usec buys the HTTPD thread
+    plain = ("http", "", "nopoll", [
         ("MI over HTTP, keep-alive (wrk, 8 conns), req/s",
          lambda h: run_wrk(url(h), d, 8, tmp, h.mi_req())),
         ("MI over HTTP, new connections (ab -c 8), req/s",
@@ -424,7 +434,7 @@ def http_groups(args, tmp):
         ("MI over HTTP, HTTP/1.0 keep-alive (ab -k -c 8), req/s",
          lambda h: run_ab(url(h), d, 8, True, tmp, h.mi_req())),
     ])
-    tls = ("tls", make_cert(tmp), None, [
+    tls = ("tls", make_cert(tmp), "nopoll", [
         ("MI over HTTPS, keep-alive (wrk, 8 conns), req/s",
          lambda h: run_wrk(url(h, "https"), d, 8, tmp) if h.kind != "kamailio" else None),
         ("MI over HTTPS, new handshakes (ab -c 8), req/s",
@@ -764,6 +774,7 @@ def main():
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="shim-sbs-")
     results = []  # (label, {host: (median, errs)}, target)
+    steal = {}    # label -> % of the machine's CPU time stolen during the step
     hosts = []
     nostats = None
     nopoll = None
@@ -781,10 +792,10 @@ def main():
                     if nostats is None:
                         nostats = nostats_host(tmp) or False
                     ghosts = [hosts[0]] + ([nostats] if nostats else [])
-                elif which == "floor":
+                elif which in ("floor", "nopoll"):
                     if nopoll is None:
                         nopoll = nopoll_host(tmp)
-                    ghosts = hosts + [nopoll, FloorHost(tmp)]
+                    ghosts = hosts + [nopoll] + ([FloorHost(tmp)] if which == "floor" else [])
                 elif which == "compat":
                     # steps with OpenSIPS's commands or events only
                     ghosts = [h for h in hosts if h.kind != "kamailio"]
@@ -806,6 +817,7 @@ def main():
                         got = {h.name: [] for h in ghosts}
                         cpu = {h.name: [] for h in ghosts}
                         errs = {h.name: 0 for h in ghosts}
+                        st0 = cpu_ticks()
                         for r in range(args.rounds):
                             order = ghosts if r % 2 == 0 else list(reversed(ghosts))
                             for h in order:
@@ -824,13 +836,15 @@ def main():
                                                        % (h.name, label, h.tail()))
                                 got[h.name].append(v)
                                 errs[h.name] += e
+                        st1 = cpu_ticks()
+                        steal[label] = 100.0 * (st1[0] - st0[0]) / max(1, st1[1] - st0[1])
                         med = {n: (statistics.median(got[n]), errs[n],
                                    statistics.median(cpu[n])) for n in got if got[n]}
                         results.append((label, med))
-                        log("%-55s %s" % (label, "  ".join(
+                        log("%-55s %s  steal %.1f%%" % (label, "  ".join(
                             "%s %s%s cpu %.1fus/req" % (n, fmt(v), " (%d errors)" % e
                                                        if e else "", c)
-                            for n, (v, e, c) in med.items())))
+                            for n, (v, e, c) in med.items()), steal[label]))
                 finally:
                     for h in ghosts:
                         h.stop()
@@ -870,11 +884,18 @@ def main():
             row += " %s%s | %.1f | %s |" % (fmt(pv), " (%d err)" % pe if pe else "",
                                             pc, ratio)
         print(row)
+    if steal:
+        worst = max(steal, key=steal.get)
+        print("\nCPU time taken by the hypervisor (steal, /proc/stat) during the steps: "
+              "median %.1f%%, max %.1f%% (%s). Figures of steps with high steal are "
+              "less comparable across runs; within a step the hosts alternate."
+              % (statistics.median(steal.values()), steal[worst], worst))
     print_targets(results)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump([{"step": l, **{n: {"value": v, "errors": e, "cpu_us": c}
-                                      for n, (v, e, c) in m.items()}}
+            json.dump([{"step": l, "steal_pct": round(steal.get(l, 0.0), 2),
+                        **{n: {"value": v, "errors": e, "cpu_us": c}
+                           for n, (v, e, c) in m.items()}}
                        for l, m in results], f, indent=1)
 
 

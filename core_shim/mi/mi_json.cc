@@ -290,13 +290,13 @@ struct parser {
 		case '[':
 			return array(out, depth + 1);
 		case '"': {
-			std::string s;
-			if (!string(s))
-				return false;
-			out = item_new(mi_item::STRING);
-			if (!out)
+			// straight into the item's text (a pooled item keeps its buffer)
+			mi_item *it = item_new(mi_item::STRING);
+			if (!it)
 				return fail();
-			out->text = std::move(s);
+			if (!string(it->text))
+				return (item_free(it), false);
+			out = it;
 			return true;
 		}
 		case 't':

@@ -1314,6 +1314,43 @@ def check_idle(h):
     check(used < 0.15, "idle host used %.2f s of CPU in 1.5 s" % used)
 
 
+def http_keepalive_checks(h):
+    """The HTTPD thread polls MHD's descriptor after a round: on one
+    keep-alive connection, request after request and then a pipelined
+    burst are each answered once, in order, with their own id."""
+    s = socket.create_connection(("127.0.0.1", h.http_port), timeout=3)
+
+    def post(rid):
+        body = (VERSION % rid).encode()
+        return ("POST /mi HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                % len(body)).encode() + body
+    try:
+        for i in range(100):
+            s.sendall(post(3000 + i))
+            st, hdrs, body = read_http(s)
+            check(st == 200 and H.match_reply(VERSION_OK % (3000 + i), body.decode()),
+                  (st, body))
+            check(hdrs.get("connection", "").lower() != "close", hdrs)
+        s.sendall(b"".join(post(4000 + i) for i in range(16)))
+        buf, got = b"", []
+        while len(got) < 16:
+            m = re.match(rb"HTTP/1\.1 (\d{3}) [^\r]*\r\n(.*?)\r\n\r\n", buf, re.S)
+            n = m and re.search(rb"(?im)^content-length: *(\d+)", m.group(2))
+            if n and len(buf) >= m.end() + int(n.group(1)):
+                end = m.end() + int(n.group(1))
+                got.append((int(m.group(1)), buf[m.end():end].decode()))
+                buf = buf[end:]
+                continue
+            d = s.recv(65536)  # a timeout fails the check
+            check(d, "connection closed after %d of 16 pipelined replies" % len(got))
+            buf += d
+        for i, (st, body) in enumerate(got):
+            check(st == 200 and H.match_reply(VERSION_OK % (4000 + i), body), (i, st, body))
+    finally:
+        s.close()
+
+
 def test_busy_poll(runner):
     """busy_poll_usec (docs/internals/performance.md): the receivers poll
     their sockets after a batch. Everything is still answered once, in
@@ -1348,6 +1385,7 @@ def test_busy_poll(runner):
             for i in range(20):
                 v = h.fifo_req(VERSION % (2000 + i))
                 check(H.match_reply(VERSION_OK % (2000 + i), v), v)
+            http_keepalive_checks(h)
             # the EVI sender polls its queues too: every event of bursts
             # raised one after the other reaches a UDP collector
             col = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -1373,8 +1411,9 @@ def test_busy_poll(runner):
                 col.close()
             check_idle(h)
             h.serving("after the polling checks")
-    runner.run(name0 + " busy_poll_usec = 1000: MI datagram, SIP and FIFO answered "
-               "once each, in bursts too; idle host does not spin", body)
+    runner.run(name0 + " busy_poll_usec = 1000: MI datagram, SIP, FIFO and HTTP "
+               "keep-alive answered once each, in bursts too; idle host does not spin",
+               body)
 
     def mi_threads():
         # children_count = 3: the threads take turns polling the one socket
