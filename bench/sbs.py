@@ -112,6 +112,10 @@ def cpu_ticks():
     return (v[7] if len(v) > 7 else 0), sum(v[:8])
 
 
+def pct(v):
+    return "-" if v is None else "%.1f%%" % v
+
+
 def cpu_seconds(pid):
     """user+system CPU of the whole process tree (threads included)."""
     total = 0
@@ -425,8 +429,7 @@ def http_groups(args, tmp):
     def url(h, scheme="http"):
         return "%s://127.0.0.1:%d/mi" % (scheme, h.http_port)
 
-    # beside ours with polling off: what busy_poll_usec buys the HTTPD thread
-    plain = ("http", "", "nopoll", [
+    plain = ("http", "", None, [
         ("MI over HTTP, keep-alive (wrk, 8 conns), req/s",
          lambda h: run_wrk(url(h), d, 8, tmp, h.mi_req())),
         ("MI over HTTP, new connections (ab -c 8), req/s",
@@ -434,7 +437,7 @@ def http_groups(args, tmp):
         ("MI over HTTP, HTTP/1.0 keep-alive (ab -k -c 8), req/s",
          lambda h: run_ab(url(h), d, 8, True, tmp, h.mi_req())),
     ])
-    tls = ("tls", make_cert(tmp), "nopoll", [
+    tls = ("tls", make_cert(tmp), None, [
         ("MI over HTTPS, keep-alive (wrk, 8 conns), req/s",
          lambda h: run_wrk(url(h, "https"), d, 8, tmp) if h.kind != "kamailio" else None),
         ("MI over HTTPS, new handshakes (ab -c 8), req/s",
@@ -792,10 +795,10 @@ def main():
                     if nostats is None:
                         nostats = nostats_host(tmp) or False
                     ghosts = [hosts[0]] + ([nostats] if nostats else [])
-                elif which in ("floor", "nopoll"):
+                elif which == "floor":
                     if nopoll is None:
                         nopoll = nopoll_host(tmp)
-                    ghosts = hosts + [nopoll] + ([FloorHost(tmp)] if which == "floor" else [])
+                    ghosts = hosts + [nopoll, FloorHost(tmp)]
                 elif which == "compat":
                     # steps with OpenSIPS's commands or events only
                     ghosts = [h for h in hosts if h.kind != "kamailio"]
@@ -837,14 +840,15 @@ def main():
                                 got[h.name].append(v)
                                 errs[h.name] += e
                         st1 = cpu_ticks()
-                        steal[label] = 100.0 * (st1[0] - st0[0]) / max(1, st1[1] - st0[1])
+                        if st1[1] - st0[1] >= 100:  # under ~0.5 s: too few ticks to say
+                            steal[label] = 100.0 * (st1[0] - st0[0]) / (st1[1] - st0[1])
                         med = {n: (statistics.median(got[n]), errs[n],
                                    statistics.median(cpu[n])) for n in got if got[n]}
                         results.append((label, med))
-                        log("%-55s %s  steal %.1f%%" % (label, "  ".join(
+                        log("%-55s %s  steal %s" % (label, "  ".join(
                             "%s %s%s cpu %.1fus/req" % (n, fmt(v), " (%d errors)" % e
                                                        if e else "", c)
-                            for n, (v, e, c) in med.items()), steal[label]))
+                            for n, (v, e, c) in med.items()), pct(steal.get(label))))
                 finally:
                     for h in ghosts:
                         h.stop()
@@ -863,15 +867,16 @@ def main():
           % (datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), cpu_model(),
              os.cpu_count(), args.rounds, args.duration))
     print("(cpu: the host's own CPU time per request, all threads and processes;")
+    print(" steal: the machine's CPU time the hypervisor took during the step;")
     print(" shim runs bench/shim.cfg, busy_poll_usec = %s; opensips: %s; Kamailio: %s)"
           % (shim_cfg_setting("busy_poll_usec") or "0 (off)",
              REF if "opensips" in peers else "not built",
              (kamailio_version() + " (Debian)") if "kamailio" in peers
              else "not installed"))
     head = "| step | shim | cpu us/req |" + "".join(
-        " %s | cpu us/req | shim/%s |" % (p, p) for p in peers)
+        " %s | cpu us/req | shim/%s |" % (p, p) for p in peers) + " steal |"
     print(head)
-    print("|" + "---|" * (3 + 3 * len(peers)))
+    print("|" + "---|" * (4 + 3 * len(peers)))
     for label, med in results:
         v, e, c = med["shim"]
         row = "| %s | %s%s | %.1f |" % (label, fmt(v), " (%d err)" % e if e else "", c)
@@ -883,7 +888,7 @@ def main():
             ratio = "%.2fx" % (v / pv) if pv else "-"
             row += " %s%s | %.1f | %s |" % (fmt(pv), " (%d err)" % pe if pe else "",
                                             pc, ratio)
-        print(row)
+        print(row + " %s |" % pct(steal.get(label)))
     if steal:
         worst = max(steal, key=steal.get)
         print("\nCPU time taken by the hypervisor (steal, /proc/stat) during the steps: "
@@ -893,7 +898,7 @@ def main():
     print_targets(results)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump([{"step": l, "steal_pct": round(steal.get(l, 0.0), 2),
+            json.dump([{"step": l, "steal_pct": round(steal[l], 2) if l in steal else None,
                         **{n: {"value": v, "errors": e, "cpu_us": c}
                            for n, (v, e, c) in m.items()}}
                        for l, m in results], f, indent=1)

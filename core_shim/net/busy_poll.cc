@@ -1,8 +1,7 @@
 // Busy polling (include/opensips/net.h): one loop that asks "anything
 // more?" until yes or the budget is spent, used by the SIP UDP receivers
-// and mi_datagram (a socket), mi_fifo (its FIFO), httpd (MHD's epoll
-// descriptor) and the EVI sender (its queues) after a batch, when
-// busy_poll_usec > 0.
+// and mi_datagram (a socket), mi_fifo (its FIFO) and the EVI sender (its
+// queues) after a batch, when busy_poll_usec > 0.
 #include <errno.h>
 #include <sched.h>
 #include <sys/socket.h>

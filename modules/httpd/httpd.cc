@@ -7,8 +7,7 @@
 // files, binds the socket and starts the MHD daemon, so every mistake
 // stops startup with the cfg's file:line. The HTTPD thread then watches the
 // daemon's epoll descriptor with an ev_io and its timeout with an ev_timer;
-// handlers run there, one request at a time; with busy_poll_usec set, the
-// thread looks at the descriptor that long after a round before it sleeps. The root table is written only
+// handlers run there, one request at a time. The root table is written only
 // before the threads start and read-only afterwards (MI reads it too).
 #include <arpa/inet.h>
 #include <cerrno>
@@ -18,7 +17,6 @@
 #include <fstream>
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sstream>
 #include <string>
 #include <sys/socket.h>
@@ -29,7 +27,6 @@
 #include "opensips/httpd.h"
 #include "opensips/mem.h"
 #include "opensips/mi.h"
-#include "opensips/net.h"
 #include "opensips/sr_module.h"
 
 #include "server.h"
@@ -98,24 +95,9 @@ void rearm()
 	}
 }
 
-// busy_poll_usec: after a round, watch MHD's epoll descriptor that long
-// for the next request (a keep-alive client sending request after request
-// is served without a wake-up of this thread). 1 when something is ready.
-int daemon_has_work(void *)
-{
-	struct pollfd p = {g_server.epoll_fd(), POLLIN, 0};
-	return poll(&p, 1, 0) > 0;
-}
-
 void on_ready(struct ev_loop *, ev_io *, int)
 {
-	const long long poll_ns = (long long)shim_busy_poll_usec() * 1000;
-	// bounded, so the deadline timer still runs under steady load
-	for (int round = 0; round < 64; round++) {
-		g_server.run();
-		if (!poll_ns || !shim_busy_poll(daemon_has_work, nullptr, poll_ns, nullptr))
-			break;
-	}
+	g_server.run();
 	rearm();
 }
 

@@ -1315,9 +1315,9 @@ def check_idle(h):
 
 
 def http_keepalive_checks(h):
-    """The HTTPD thread polls MHD's descriptor after a round: on one
-    keep-alive connection, request after request and then a pipelined
-    burst are each answered once, in order, with their own id."""
+    """With the other threads polling beside it, the HTTPD thread still
+    serves one keep-alive connection: request after request and then a
+    pipelined burst, each answered once, in order, with its own id."""
     s = socket.create_connection(("127.0.0.1", h.http_port), timeout=3)
 
     def post(rid):
