@@ -1,6 +1,7 @@
 // Command registration and name resolution (spec §5.2).
 #include "mi/mi_table.h"
 
+#include <atomic>
 #include <cstring>
 #include <iterator>
 #include <memory>
@@ -21,7 +22,19 @@ struct table {
 	std::unordered_map<std::string, cmd_entry *> by_full;
 	std::unordered_map<std::string, std::vector<cmd_entry *>> by_local;
 	std::unordered_map<std::string, std::vector<cmd_entry *>> by_alias;
+	// Bumped (under the unique lock) by every change: a thread's cached
+	// lookup is only used while it is unchanged.
+	std::atomic<unsigned> generation{0};
 };
+
+// The last name a thread resolved to one command: a transport thread asks
+// for the same few commands over and over (a monitoring loop, the bench).
+struct lookup_cache {
+	unsigned generation = 0;
+	std::string method;
+	const cmd_entry *cmd = nullptr;
+};
+thread_local lookup_cache t_last;
 
 table &tbl()
 {
@@ -52,12 +65,33 @@ lookup_result from_alias(const table &t, const std::string &method)
 
 thread_local bool t_child_inited = false;
 
+lookup_result lookup_locked(table &t, const std::string &method);
+
 } // namespace
 
 lookup_result lookup(const std::string &method)
 {
 	table &t = tbl();
+	if (t_last.cmd && t_last.generation == t.generation.load(std::memory_order_acquire) &&
+	    t_last.method == method) {
+		lookup_result r;
+		r.cmd = t_last.cmd;
+		return r;
+	}
 	std::shared_lock lk(t.lock);
+	lookup_result r = lookup_locked(t, method);
+	if (r.cmd) {
+		t_last.generation = t.generation.load(std::memory_order_relaxed);
+		t_last.method = method;
+		t_last.cmd = r.cmd;
+	}
+	return r;
+}
+
+namespace {
+
+lookup_result lookup_locked(table &t, const std::string &method)
+{
 	if (method.find(':') != std::string::npos) {
 		auto it = t.by_full.find(method);
 		if (it != t.by_full.end()) {
@@ -78,6 +112,8 @@ lookup_result lookup(const std::string &method)
 	}
 	return from_alias(t, method);
 }
+
+} // namespace
 
 std::vector<std::string> names_with_prefix(const std::string &prefix)
 {
@@ -128,6 +164,7 @@ void mi_reset()
 	t.by_local.clear();
 	t.by_alias.clear();
 	t.cmds.clear();
+	t.generation.fetch_add(1, std::memory_order_release);
 }
 
 } // namespace shim
@@ -193,6 +230,7 @@ int register_cmds(const char *mod_name, const E *cmds)
 				t.by_alias[a].push_back(p);
 			t.cmds.push_back(std::move(c));
 		}
+		t.generation.fetch_add(1, std::memory_order_release);
 		return 0;
 	} catch (...) {
 		LM_ERR("out of memory registering MI commands of '%s'\n", ns.c_str());

@@ -130,7 +130,8 @@ enum mi_run_status {
 /* Runs one JSON-RPC request (object or batch array) and prints the reply
  * (compact, or pretty when `pretty`). `transport` names the caller for
  * counters ("fifo", "datagram", "http"). *reply is malloc'ed: free it with
- * mi_free_reply(). Safe to call from any thread. */
+ * mi_free_reply(), which is free(), or hand it on to whatever takes a
+ * malloc()ed buffer (httpd's reply body). Safe to call from any thread. */
 int mi_run_jsonrpc(const char *request, int len, int pretty,
                    const char *transport, char **reply, int *reply_len);
 void mi_free_reply(char *reply);

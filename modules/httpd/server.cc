@@ -35,6 +35,8 @@ double now_s()
 
 struct server::conn_state {
 	int fd = -1;
+	char ip[INET6_ADDRSTRLEN] = ""; // the peer, formatted once
+	int port = 0;
 	double last_done = 0;  // accept, or the end of the last request
 	double req_start = 0;  // request line seen; 0 when idle
 	bool doomed = false;   // shut down by us, MHD closes it next
@@ -44,6 +46,9 @@ struct server::conn_state {
 	// refused before (a bad header line) is freed here, by the next
 	// request or when the connection closes.
 	request_state *pending = nullptr;
+	// The last completed request's state, kept for the next one on this
+	// connection (its strings keep their buffers).
+	request_state *spare = nullptr;
 };
 
 struct server::request_state {
@@ -53,6 +58,18 @@ struct server::request_state {
 	conn_state *conn = nullptr;
 	bool headers_seen = false;
 	bool too_big = false;
+
+	void reset()
+	{
+		uri.clear();
+		method.clear();
+		if (body.capacity() > 4096)
+			std::string().swap(body);
+		else
+			body.clear();
+		conn = nullptr;
+		headers_seen = too_big = false;
+	}
 };
 
 namespace {
@@ -125,11 +142,16 @@ bool server::start(const config &cfg, int listen_fd,
 	cfg_ = cfg;
 	roots_ = roots;
 	bool tls = !cfg_.tls_cert.empty() && !cfg_.tls_key.empty();
-	// No MHD_USE_TURBO: its optimistic reads break TLS handshakes of new
-	// connections (ab over https: thousands of failures in bench/sbs.py).
+	// MHD_USE_TURBO on plain HTTP only: its optimistic reads break TLS
+	// handshakes of new connections (ab over https: thousands of failures
+	// in bench/sbs.py). On plain HTTP it reads and writes before asking
+	// epoll, which halves the epoll_wait calls per request under
+	// keep-alive (docs/internals/performance.md).
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (tls)
 		flags |= MHD_USE_TLS;
+	else
+		flags |= MHD_USE_TURBO;
 	if (listen_fd < 0)
 		flags |= MHD_USE_NO_LISTEN_SOCKET;
 	// MHD's pool per connection holds the read buffer (request line and
@@ -177,7 +199,7 @@ bool server::start(const config &cfg, int listen_fd,
 		stop();
 		return false;
 	}
-	last_sweep_ = now_s();
+	now_ = last_sweep_ = now_s();
 	return true;
 }
 
@@ -197,11 +219,12 @@ void server::run()
 {
 	if (!daemon_)
 		return;
+	// one clock reading per round: the callbacks below stamp with it
+	now_ = now_s();
 	MHD_run(daemon_);
-	double now = now_s();
-	if (now - last_sweep_ >= 0.1) {
-		last_sweep_ = now;
-		sweep(now);
+	if (now_ - last_sweep_ >= 0.1) {
+		last_sweep_ = now_;
+		sweep(now_);
 	}
 }
 
@@ -221,6 +244,7 @@ long server::next_timeout_ms() const
 
 int server::add_connection(int fd, const struct sockaddr *sa, socklen_t len)
 {
+	now_ = now_s();
 	if (!daemon_ || MHD_add_connection(daemon_, fd, sa, len) != MHD_YES)
 		return -1;
 	return 0;
@@ -258,6 +282,7 @@ void server::on_connection(struct MHD_Connection *c, void **socket_ctx, int star
 		if (cs) {
 			conns_.erase(cs->pos);
 			delete cs->pending;
+			delete cs->spare;
 			delete cs;
 			*socket_ctx = nullptr;
 		}
@@ -267,7 +292,20 @@ void server::on_connection(struct MHD_Connection *c, void **socket_ctx, int star
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	cs->fd = ci ? ci->connect_fd : -1;
-	cs->last_done = now_s();
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET) {
+			auto *in = (const struct sockaddr_in *)sa;
+			inet_ntop(AF_INET, &in->sin_addr, cs->ip, sizeof cs->ip);
+			cs->port = ntohs(in->sin_port);
+		} else if (sa->sa_family == AF_INET6) {
+			auto *in6 = (const struct sockaddr_in6 *)sa;
+			inet_ntop(AF_INET6, &in6->sin6_addr, cs->ip, sizeof cs->ip);
+			cs->port = ntohs(in6->sin6_port);
+		}
+	}
+	cs->last_done = now_;
 	// idle connections sit at the front, least recently used first
 	cs->pos = conns_.insert(conns_.end(), cs);
 	*socket_ctx = cs;
@@ -286,13 +324,20 @@ void server::on_connection(struct MHD_Connection *c, void **socket_ctx, int star
 // ---- requests ----
 void *server::on_uri(const char *uri, struct MHD_Connection *c)
 {
-	auto *r = new request_state;
-	r->uri = uri ? uri : "";
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	r->conn = ci ? (conn_state *)ci->socket_context : nullptr;
+	auto *cs = ci ? (conn_state *)ci->socket_context : nullptr;
+	request_state *r;
+	if (cs && cs->spare) {
+		r = cs->spare;
+		cs->spare = nullptr;
+	} else {
+		r = new request_state;
+	}
+	r->uri = uri ? uri : "";
+	r->conn = cs;
 	if (r->conn) {
-		r->conn->req_start = now_s();
+		r->conn->req_start = now_;
 		delete r->conn->pending; // never handed to us: MHD dropped it
 		r->conn->pending = r;
 	}
@@ -309,8 +354,13 @@ void server::on_completed(void **con_cls, int)
 		if (cs->pending == r)
 			cs->pending = nullptr;
 		cs->req_start = 0;
-		cs->last_done = now_s();
+		cs->last_done = now_;
 		conns_.splice(conns_.end(), conns_, cs->pos);
+		if (!cs->spare) {
+			r->reset();
+			cs->spare = r;
+			return;
+		}
 	}
 	delete r;
 }
@@ -454,24 +504,8 @@ int server::dispatch(struct MHD_Connection *c, request_state *r)
 	req.query_len = (int)query.size();
 	req.body = r->body.data();
 	req.body_len = (int)r->body.size();
-	char ip[INET6_ADDRSTRLEN] = "";
-	int port = 0;
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET) {
-			auto *in = (const struct sockaddr_in *)sa;
-			inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-			port = ntohs(in->sin_port);
-		} else if (sa->sa_family == AF_INET6) {
-			auto *in6 = (const struct sockaddr_in6 *)sa;
-			inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-			port = ntohs(in6->sin6_port);
-		}
-	}
-	req.remote_ip = ip;
-	req.remote_port = port;
+	req.remote_ip = r->conn ? r->conn->ip : "";
+	req.remote_port = r->conn ? r->conn->port : 0;
 	req.is_head = head;
 	req.conn = c;
 	req.header = header_lookup;

@@ -101,6 +101,7 @@ private:
 	// every open connection, oldest activity first among the idle ones
 	std::list<conn_state *> conns_;
 	double last_sweep_ = 0;
+	double now_ = 0; // monotonic seconds, read once per run() round
 	counters stats_;
 };
 

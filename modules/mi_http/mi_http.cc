@@ -9,6 +9,7 @@
 //   MI internal failure                  -> 500
 //
 // The handler runs on the HTTPD thread and calls the MI core directly.
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 #include <strings.h>
@@ -92,7 +93,12 @@ int handle(const struct httpd_request *req, struct httpd_reply *rpl, void *)
 	case MI_RUN_PARSE_ERROR: // the -32700 response, as the reference
 		rpl->status = 200;
 		rpl->content_type = json_type;
-		ret = g_httpd->set_body(rpl, out, out_len);
+		// the MI reply is malloc()ed (opensips/mi.h), as httpd wants a
+		// body: handed over, not copied
+		free(rpl->body);
+		rpl->body = out;
+		rpl->body_len = out_len;
+		out = nullptr;
 		break;
 	case MI_RUN_NO_REPLY:
 		rpl->status = 202;

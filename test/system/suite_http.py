@@ -705,6 +705,25 @@ def test_bad_http(runner):
         finally:
             s.close()
 
+    @case("keep-alive: each request answered for its own body, long then short")
+    def _(h):
+        # httpd keeps a connection's request state for its next request: a
+        # body left over from the one before would come first (and win)
+        s = connect(h.http_port)
+        try:
+            buf = b""
+            for pad, rid in ((1000, 1), (0, 2), (5000, 3), (0, 4), (3, 5), (0, 6)):
+                rid_json = json.dumps("%d%s" % (rid, "x" * pad)) if pad else str(rid)
+                body = '{"jsonrpc":"2.0","method":"version","id":%s}' % rid_json
+                s.sendall(request_bytes("POST", "/mi", body, close=False))
+                r, buf = read_response(s, buf)
+                check(r.status == 200, r)
+                got = json.loads(r.body)
+                check(got.get("id") == json.loads(rid_json) and "result" in got,
+                      "request %d: %r" % (rid, r.body[:200]))
+        finally:
+            s.close()
+
     @case("max_connections and idle connections")
     def _(h):
         socks = [connect(h.http_port) for _ in range(20)]
