@@ -565,6 +565,30 @@ void test_concurrency(void **)
 	assert_true(get_stat_val(counted) >= 32000);
 }
 
+// A thread remembers the last command it resolved; any change to the table
+// (a registration, a reset) makes it ask the table again.
+const mi_export_t v_cmds[] = {
+	{"only_u", nullptr, 0, nullptr, {{h_which_x, {nullptr}}, {nullptr, {nullptr}}}, {nullptr}},
+	{nullptr, nullptr, 0, nullptr, {{nullptr, {nullptr}}}, {nullptr}},
+};
+
+void test_lookup_cache(void **)
+{
+	const char *req = "{\"jsonrpc\":\"2.0\",\"method\":\"only_u\",\"id\":1}";
+	EXPECT(req, ok("\"y\"", "1"));
+	EXPECT(req, ok("\"y\"", "1")); // from the thread's cache
+	// a second module with the same name: now ambiguous
+	assert_int_equal(register_mi_mod("v", v_cmds), 0);
+	EXPECT(req, err(-32001, "Method ambiguous", "supported names: u:only_u, v:only_u", "1").c_str());
+	EXPECT("{\"jsonrpc\":\"2.0\",\"method\":\"v:only_u\",\"id\":1}", ok("\"x\"", "1"));
+	// table emptied and rebuilt: the old entry is gone, the new one answers
+	shim::mi_reset();
+	assert_int_equal(register_mi_mod("v", v_cmds), 0);
+	EXPECT(req, ok("\"x\"", "1"));
+	shim::mi_reset();
+	EXPECT(req, err(-32601, "Method not found", nullptr, "1").c_str());
+}
+
 // Garbage never crashes: a cheap mutation pass over valid requests.
 void test_mutations(void **)
 {
@@ -616,6 +640,7 @@ int main(void)
 		cmocka_unit_test_setup(test_help, setup),
 		cmocka_unit_test_setup(test_concurrency, setup),
 		cmocka_unit_test_setup(test_mutations, setup),
+		cmocka_unit_test_setup(test_lookup_cache, setup),
 	};
 	return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
