@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import statistics
 import tempfile
 import shutil
 import time
@@ -114,14 +115,22 @@ def storm(h, event, prefix, dur):
     return (s1["delivered"] - s0["delivered"]) / el, s1["failed"] - s0["failed"]
 
 
+# steal (% of the machine's CPU time, /proc/stat) during each SIP step
+STEAL = []
+
+
 def load(h, window, dur):
     """(replies/s, p99 ms, lost) of loadgen SIP at `window`."""
     if not os.access(sbs.LOADGEN, os.X_OK):
         sbs.loadgen("sip", h.sip_port, 1, 1)
+    st0 = sbs.cpu_ticks()
     p = subprocess.run([sbs.LOADGEN, "--mode", "sip", "--port", str(h.sip_port), "--window",
                         str(window), "--sockets", "2", "--duration", str(dur), "--warmup", "1",
                         "--timeout-ms", "1000"],
                        capture_output=True, text=True, timeout=dur + 30)
+    st1 = sbs.cpu_ticks()
+    if st1[1] - st0[1] >= 50 * (os.cpu_count() or 1):
+        STEAL.append(100.0 * (st1[0] - st0[0]) / (st1[1] - st0[1]))
     line = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
     f = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
     return (float(f.get("rps", 0)), int(f.get("p99_us", 0)) / 1000.0,
@@ -283,6 +292,11 @@ def main():
             merged.append((label, dict(m)))
     for label, m in merged:
         print("| %s | %s |" % (label, " | ".join(m.get(n, "-") for n in names)))
+    if STEAL:
+        print()
+        print("CPU time taken by the hypervisor (steal, /proc/stat) during the SIP steps: "
+              "median %.1f%%, max %.1f%% (%d steps)" % (statistics.median(STEAL), max(STEAL),
+                                                     len(STEAL)))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,9 @@ parse_result json_parse(const char *buf, size_t len);
 
 // Printer with cJSON's output rules (spec §5.1).
 void json_print(const mi_item *item, bool pretty, std::string &out);
+// The same text in a fresh malloc()ed, NUL-terminated buffer (an MI reply);
+// nullptr when out of memory.
+char *json_print_reply(const mi_item *item, bool pretty, size_t *len);
 void json_print_number(double d, std::string &out);
 void json_print_string(std::string_view s, std::string &out);
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "mi/mi_item.h"
@@ -401,55 +402,170 @@ struct parser {
 	}
 };
 
-void indent(std::string &out, int depth)
+// Where the printer writes: a std::string (json_print) or a malloc()ed
+// buffer that becomes an MI reply as is (json_print_reply). Small inline
+// appends: a reply is mostly single characters and short runs.
+struct string_sink {
+	std::string &s;
+	void put(char c) { s += c; }
+	void put(const char *p, size_t n) { s.append(p, n); }
+	void put(const char *z) { s.append(z); }
+	void fill(size_t n, char c) { s.append(n, c); }
+};
+
+struct buf_sink {
+	char *b = nullptr;
+	size_t n = 0, cap = 0;
+	bool failed = false;
+
+	bool grow(size_t more)
+	{
+		if (failed)
+			return false;
+		size_t want = cap ? cap : 256;
+		while (want < n + more + 1)
+			want *= 2;
+		char *nb = (char *)realloc(b, want);
+		if (!nb) {
+			failed = true;
+			return false;
+		}
+		b = nb;
+		cap = want;
+		return true;
+	}
+	void put(char c)
+	{
+		if (n + 1 >= cap && !grow(1))
+			return;
+		b[n++] = c;
+	}
+	void put(const char *p, size_t len)
+	{
+		if (n + len >= cap && !grow(len))
+			return;
+		memcpy(b + n, p, len);
+		n += len;
+	}
+	void put(const char *z) { put(z, strlen(z)); }
+	void fill(size_t len, char c)
+	{
+		if (n + len >= cap && !grow(len))
+			return;
+		memset(b + n, c, len);
+		n += len;
+	}
+};
+
+template <class W>
+void print_number(double d, W &out)
 {
-	out.append((size_t)depth, '\t');
+	char buf[400];
+	if (!std::isfinite(d)) {
+		out.put("null", 4); // JSON has no inf/nan
+		return;
+	}
+	if (d == 0) {
+		out.put('0');
+		return;
+	}
+	if (d >= (double)INT_MIN && d <= (double)INT_MAX && d == std::trunc(d)) {
+		// the common case (counters, codes, ids): no printf
+		auto r = std::to_chars(buf, buf + sizeof buf, (int)d);
+		out.put(buf, (size_t)(r.ptr - buf));
+		return;
+	} else if (d == std::floor(d) && std::fabs(d) < 1.0e60) {
+		snprintf(buf, sizeof buf, "%.0f", d);
+	} else if (std::fabs(d) < 1.0e-6 || std::fabs(d) > 1.0e9) {
+		snprintf(buf, sizeof buf, "%e", d);
+	} else {
+		snprintf(buf, sizeof buf, "%f", d);
+	}
+	out.put(buf);
 }
 
-void print_value(const mi_item *it, bool pretty, int depth, std::string &out)
+template <class W>
+void print_string(std::string_view s, W &out)
+{
+	static const char hex[] = "0123456789abcdef";
+	out.put('"');
+	size_t run = 0; // start of the pending run of characters copied as is
+	for (size_t i = 0; i < s.size(); i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		out.put(s.data() + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': out.put("\\\"", 2); break;
+		case '\\': out.put("\\\\", 2); break;
+		case '\b': out.put("\\b", 2); break;
+		case '\f': out.put("\\f", 2); break;
+		case '\n': out.put("\\n", 2); break;
+		case '\r': out.put("\\r", 2); break;
+		case '\t': out.put("\\t", 2); break;
+		default: {
+			char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			out.put(u, 6);
+		}
+		}
+	}
+	out.put(s.data() + run, s.size() - run);
+	out.put('"');
+}
+
+template <class W>
+void print_value(const mi_item *it, bool pretty, int depth, W &out)
 {
 	switch (it->kind) {
 	case mi_item::NUL:
-		out += "null";
+		out.put("null", 4);
 		break;
 	case mi_item::BOOL:
-		out += it->boolean ? "true" : "false";
+		if (it->boolean)
+			out.put("true", 4);
+		else
+			out.put("false", 5);
 		break;
 	case mi_item::NUMBER:
-		json_print_number(it->number, out);
+		print_number(it->number, out);
 		break;
 	case mi_item::STRING:
-		json_print_string(it->text, out);
+		print_string(it->text, out);
 		break;
 	case mi_item::ARRAY:
-		out += '[';
+		out.put('[');
 		for (const mi_item *c = it->first; c; c = c->next) {
 			print_value(c, pretty, depth + 1, out);
-			if (c->next)
-				out += pretty ? ", " : ",";
+			if (c->next) {
+				if (pretty)
+					out.put(", ", 2);
+				else
+					out.put(',');
+			}
 		}
-		out += ']';
+		out.put(']');
 		break;
 	case mi_item::OBJECT:
-		out += '{';
+		out.put('{');
 		if (pretty)
-			out += '\n';
+			out.put('\n');
 		for (const mi_item *c = it->first; c; c = c->next) {
 			if (pretty)
-				indent(out, depth + 1);
-			json_print_string(c->name, out);
-			out += ':';
+				out.fill((size_t)depth + 1, '\t');
+			print_string(c->name, out);
+			out.put(':');
 			if (pretty)
-				out += '\t';
+				out.put('\t');
 			print_value(c, pretty, depth + 1, out);
 			if (c->next)
-				out += ',';
+				out.put(',');
 			if (pretty)
-				out += '\n';
+				out.put('\n');
 		}
 		if (pretty)
-			indent(out, depth);
-		out += '}';
+			out.fill((size_t)depth, '\t');
+		out.put('}');
 		break;
 	}
 }
@@ -481,62 +597,35 @@ parse_result json_parse(const char *buf, size_t len)
 
 void json_print_number(double d, std::string &out)
 {
-	char buf[400];
-	if (!std::isfinite(d)) {
-		out += "null"; // JSON has no inf/nan
-		return;
-	}
-	if (d == 0) {
-		out += '0';
-		return;
-	}
-	if (d >= (double)INT_MIN && d <= (double)INT_MAX && d == std::trunc(d)) {
-		// the common case (counters, codes, ids): no printf
-		auto r = std::to_chars(buf, buf + sizeof buf, (int)d);
-		out.append(buf, (size_t)(r.ptr - buf));
-		return;
-	} else if (d == std::floor(d) && std::fabs(d) < 1.0e60) {
-		snprintf(buf, sizeof buf, "%.0f", d);
-	} else if (std::fabs(d) < 1.0e-6 || std::fabs(d) > 1.0e9) {
-		snprintf(buf, sizeof buf, "%e", d);
-	} else {
-		snprintf(buf, sizeof buf, "%f", d);
-	}
-	out += buf;
+	string_sink w{out};
+	print_number(d, w);
 }
 
 void json_print_string(std::string_view s, std::string &out)
 {
-	static const char hex[] = "0123456789abcdef";
-	out += '"';
-	size_t run = 0; // start of the pending run of characters copied as is
-	for (size_t i = 0; i < s.size(); i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		out.append(s.data() + run, i - run);
-		run = i + 1;
-		switch (c) {
-		case '"': out += "\\\""; break;
-		case '\\': out += "\\\\"; break;
-		case '\b': out += "\\b"; break;
-		case '\f': out += "\\f"; break;
-		case '\n': out += "\\n"; break;
-		case '\r': out += "\\r"; break;
-		case '\t': out += "\\t"; break;
-		default:
-			out += "\\u00";
-			out += hex[c >> 4];
-			out += hex[c & 15];
-		}
-	}
-	out.append(s.data() + run, s.size() - run);
-	out += '"';
+	string_sink w{out};
+	print_string(s, w);
 }
 
 void json_print(const mi_item *item, bool pretty, std::string &out)
 {
-	print_value(item, pretty, 0, out);
+	string_sink w{out};
+	print_value(item, pretty, 0, w);
+}
+
+char *json_print_reply(const mi_item *item, bool pretty, size_t *len)
+{
+	buf_sink w;
+	if (!w.grow(0))
+		return nullptr;
+	print_value(item, pretty, 0, w);
+	if (w.failed) {
+		free(w.b);
+		return nullptr;
+	}
+	w.b[w.n] = 0;
+	*len = w.n;
+	return w.b;
 }
 
 } // namespace shim::mi

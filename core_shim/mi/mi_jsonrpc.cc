@@ -231,21 +231,13 @@ mi_response_t *handle_one(mi_item *req)
 
 int finish(mi_item *out, bool pretty, char **reply, int *reply_len)
 {
-	// Kept per thread: a reply is written without growing a new string
-	// each time (a large one is not kept).
-	thread_local std::string text;
-	text.clear();
-	if (text.capacity() > (64u << 10))
-		std::string().swap(text);
-	json_print(out, pretty, text);
-	char *buf = (char *)malloc(text.size() + 1);
+	size_t len = 0;
+	char *buf = json_print_reply(out, pretty, &len);
 	if (!buf)
 		return MI_RUN_INTERNAL_ERROR;
-	memcpy(buf, text.data(), text.size());
-	buf[text.size()] = 0;
 	*reply = buf;
 	if (reply_len)
-		*reply_len = (int)text.size();
+		*reply_len = (int)len;
 	return MI_RUN_REPLY;
 }
 

@@ -454,6 +454,18 @@ void test_output(void **)
 	const char nul[] = "{\"jsonrpc\":\"2.0\",\"method\":\"t:echo\",\"id\":1}\0garbage";
 	run_out o = run(std::string(nul, sizeof nul - 1));
 	assert_int_equal(o.rc, MI_RUN_REPLY);
+	// replies past the printer's first buffer, escapes across its growth
+	for (size_t n : {200u, 255u, 256u, 300u, 5000u, 70000u}) {
+		std::string v;
+		for (size_t i = 0; i < n; i++)
+			v += (i % 97 == 0) ? '"' : (char)('a' + i % 26);
+		std::string esc;
+		for (char c : v)
+			esc += c == '"' ? std::string("\\\"") : std::string(1, c);
+		std::string rq = "{\"jsonrpc\":\"2.0\",\"method\":\"t:echo\",\"params\":[\"" + esc +
+		                 "\"],\"id\":3}";
+		EXPECT(rq.c_str(), ok(("\"" + esc + "\"").c_str(), "3"));
+	}
 }
 
 // ---- naming ----
