@@ -268,13 +268,14 @@ def nobody():
 
 class TcpPeer:
     """An event_stream peer: mode 'read' (counts bytes), 'stall' (accepts,
-    never reads, tiny receive buffer) or 'reset' (accepts and resets)."""
+    never reads, tiny receive buffer) or 'reset' (as 'stall', and
+    reset_all() resets every connection it holds)."""
 
     def __init__(self, mode):
         self.mode = mode
         self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if mode == "stall":
+        if mode in ("stall", "reset"):
             self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.ls.bind(("127.0.0.1", 0))
         self.ls.listen(64)
@@ -301,12 +302,7 @@ class TcpPeer:
                     except OSError:
                         continue
                     self.accepted += 1
-                    if self.mode == "reset":
-                        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                     struct.pack("ii", 1, 0))
-                        c.close()
-                    else:
-                        self.conns.append(c)
+                    self.conns.append(c)
                     continue
                 try:
                     d = s.recv(65536)
@@ -316,6 +312,14 @@ class TcpPeer:
                     self.conns.remove(s)
                     s.close()
                 self.bytes += len(d)
+
+    def reset_all(self):
+        """RST every accepted connection (SO_LINGER 0, then close)."""
+        for c in list(self.conns):
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+            c.close()
+            self.conns.remove(c)
 
     def close(self):
         self.stop = True
@@ -446,23 +450,32 @@ def test_subscribers(runner):
                 h.subscribe(peer.socket)
                 total = 0
                 # A reset fails what the sender still holds; what it had
-                # already written counts as delivered (no acks). Which of
-                # the two a reset meets is a race with the peer's accept,
-                # which on a loaded machine can come after every burst was
-                # written: keep bursting (bounded) until one reset met
-                # unsent events and the sender reconnected.
-                deadline = time.monotonic() + 10
-                rounds = 0
-                while True:
-                    total += h.burst(50)["raised"]
-                    time.sleep(0.05)
-                    rounds += 1
-                    if rounds < 20:
-                        continue
-                    cur = h.stat_for(peer.socket, EV)
-                    if ((cur["failed"] + cur["dropped"] > 0 and peer.accepted >= 2)
-                            or time.monotonic() > deadline):
-                        break
+                # already written to the kernel counts as delivered (no
+                # acks). The peer reads nothing, so bursts fill the
+                # kernel's buffers until the sender holds events of its own
+                # ("inflight"); then the peer resets and those fail, every
+                # time. Twice: the sender has to reconnect for the second.
+                for cycle in range(2):
+                    total += h.burst(100)["raised"]
+                    check(wait_for(lambda: peer.accepted >= cycle + 1, 3.0),
+                          "event_stream did not (re)connect (accepted %d)"
+                          % peer.accepted)
+                    # a burst's worth held by the sender, not a write in
+                    # progress: the kernel's buffers (a few MB) are full
+                    held = lambda: h.stat_for(peer.socket)["inflight"] >= 2000
+                    for _ in range(60):
+                        total += h.burst(2000)["raised"]
+                        time.sleep(0.05)
+                        if held():
+                            break
+                    check(held(), "the sender never held 2000 events: %s"
+                          % h.stat_for(peer.socket))
+                    f0 = h.stat_for(peer.socket)["failed"]
+                    peer.reset_all()
+                    check(wait_for(lambda: h.stat_for(peer.socket)["failed"]
+                                   >= f0 + 2000, 3.0),
+                          "reset with 2000+ events held, not failed: %s"
+                          % h.stat_for(peer.socket))
                 s = h.settle(peer.socket)
                 accounted(s, total, "resetting tcp")
                 check(s["failed"] + s["dropped"] > 0,
