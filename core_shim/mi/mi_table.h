@@ -3,6 +3,9 @@
 // Locking: commands are registered on the main thread during startup and
 // the table is read-only afterwards; lookups still take a shared lock so a
 // late registration (or mi_reset in unit tests) cannot race a reader.
+// Each thread remembers the last name it resolved to one command and uses
+// it without the lock while the table's generation (bumped by every
+// registration and reset) is unchanged.
 // Entries are heap-allocated and never move, so a looked-up entry stays
 // valid until mi_reset().
 #pragma once
