@@ -152,6 +152,7 @@ bool server::start(const config &cfg, int listen_fd,
 		flags |= MHD_USE_TLS;
 	else
 		flags |= MHD_USE_TURBO;
+	turbo_ = !tls;
 	if (listen_fd < 0)
 		flags |= MHD_USE_NO_LISTEN_SOCKET;
 	// MHD's pool per connection holds the read buffer (request line and
@@ -280,6 +281,13 @@ void server::on_connection(struct MHD_Connection *c, void **socket_ctx, int star
 	if (!started) {
 		auto *cs = (conn_state *)*socket_ctx;
 		if (cs) {
+			// MHD closes the socket right after this. Under MHD_USE_TURBO
+			// it skips its own shutdown(SHUT_WR), so a reply sent before
+			// the request was read in full (413, 401) would be followed by
+			// a reset instead of a FIN: send the FIN first, as MHD does
+			// without TURBO.
+			if (turbo_ && cs->fd >= 0 && !cs->doomed)
+				shutdown(cs->fd, SHUT_WR);
 			conns_.erase(cs->pos);
 			delete cs->pending;
 			delete cs->spare;

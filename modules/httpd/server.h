@@ -102,6 +102,7 @@ private:
 	std::list<conn_state *> conns_;
 	double last_sweep_ = 0;
 	double now_ = 0; // monotonic seconds, read once per run() round
+	bool turbo_ = false; // MHD_USE_TURBO (plain HTTP): we shut down writes on close
 	counters stats_;
 };
 

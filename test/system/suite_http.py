@@ -605,6 +605,36 @@ def test_bad_http(runner):
                          b"application/json\r\nContent-Length: 70000\r\n\r\n{")
         check(r.status == 413, r)
 
+    @case("413 before the body is read: the reply, then a clean close (no reset)")
+    def _(h):
+        # the client is still sending a body httpd will not read; the
+        # connection must end with a FIN after the 413, not a reset that
+        # can take the reply with it
+        body = b"x" * (512 * 1024)
+        resets = 0
+        for _ in range(100):
+            s = connect(h.http_port)
+            try:
+                try:
+                    s.sendall(b"POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                              b"application/json\r\nContent-Length: %d\r\n\r\n"
+                              % len(body) + body)
+                except OSError:
+                    pass
+                got = b""
+                try:
+                    while True:
+                        d = s.recv(65536)
+                        if not d:
+                            break
+                        got += d
+                except ConnectionResetError:
+                    resets += 1
+                check(got.startswith(b"HTTP/1.1 413 "), got[:200])
+            finally:
+                s.close()
+        check(resets == 0, "%d of 100 connections reset after the 413" % resets)
+
     @case("slowloris partial request: closed within request_timeout")
     def _(h):
         # libmicrohttpd cannot answer a request whose head never completes;
