@@ -4,14 +4,15 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
-#include <sstream>
 
 #include "cfg/global_params.h"
 #include "log/log.h"
 #include "sip/sip_parser.h"
+#include "util/text.h"
 
 namespace shim {
 }
@@ -106,9 +107,9 @@ setter format_p(std::string *dst)
 setter workers_p(int *dst, std::string *profile)
 {
 	return [dst, profile](const pval &v, std::string &msg) {
-		std::istringstream in(v.s);
-		std::string n, kw, prof, extra;
-		in >> n >> kw >> prof >> extra;
+		std::vector<std::string> w = split_blank(v.s);
+		w.resize(std::max<size_t>(w.size(), 4));
+		const std::string &n = w[0], &kw = w[1], &prof = w[2], &extra = w[3];
 		long num;
 		if (!parse_number(n, num) || num < 0) {
 			msg = "expects a number of workers";
@@ -193,9 +194,9 @@ const std::map<std::string, setter> &table()
 			return -1;
 		}
 		// raw text with runs of white space folded
-		std::istringstream in(v.s);
-		std::string w, out;
-		while (in >> w) out += (out.empty() ? "" : " ") + w;
+		std::string out;
+		for (const std::string &w : split_blank(v.s))
+			out += (out.empty() ? "" : " ") + w;
 		g_globals.auto_scaling_profiles.push_back(out);
 		return 0;
 	};
@@ -238,9 +239,8 @@ const std::map<std::string, setter> &table()
 
 int parse_socket(const std::string &raw, sip_socket &out, std::string &msg)
 {
-	std::istringstream in(raw);
-	std::string addr;
-	in >> addr;
+	std::vector<std::string> words = split_blank(raw);
+	std::string addr = words.empty() ? "" : words[0];
 	if (addr.size() > 1 && addr.front() == '"' && addr.back() == '"')
 		addr = addr.substr(1, addr.size() - 2);
 	size_t c = addr.find(':');
@@ -291,15 +291,14 @@ int parse_socket(const std::string &raw, sip_socket &out, std::string &msg)
 	    {"reuse_port", 0}, {"tos", 1}, {"accept_subdomain", 0},
 	    {"allow_proxy_protocol", 0}, {"send_proxy_protocol", 0},
 	    {"proxy_protocol", 0}};
-	std::string w;
-	while (in >> w) {
+	for (size_t i = 1; i < words.size(); i++) {
+		const std::string &w = words[i];
 		auto it = opts.find(w);
 		if (it == opts.end()) {
 			msg = "unknown socket option '" + w + "'";
 			return -1;
 		}
-		std::string arg;
-		if (it->second && !(in >> arg)) {
+		if (it->second && ++i >= words.size()) {
 			msg = "socket option '" + w + "' needs a value";
 			return -1;
 		}

@@ -2,10 +2,9 @@
 // route tree (spec §7, decisions.md §16-17). Main thread only.
 #include <strings.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "util/regex_guard.h"
+#include "util/text.h"
 #include "cfg/ast.h"
 #include "cfg/global_params.h"
 #include "settings/globals.h"
@@ -872,14 +871,12 @@ int cfg_parse_string(const std::string &text, const std::string &name,
 
 int cfg_parse_file(const std::string &path, std::string &err)
 {
-	std::ifstream in(path, std::ios::binary);
-	if (!in) {
+	std::string text;
+	if (!read_whole_file(path, text)) {
 		err = path + ": cannot open the configuration file";
 		return -1;
 	}
-	std::ostringstream ss;
-	ss << in.rdbuf();
-	return cfg_parse_string(ss.str(), path, err);
+	return cfg_parse_string(text, path, err);
 }
 
 } // namespace shim

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
-#include <sstream>
 
 #include "api/hooks.h"
 #include "settings/globals.h"
@@ -15,6 +14,7 @@
 #include "opensips/status_report.h"
 #include "proc/roster.h"
 #include "proc/threads.h"
+#include "util/text.h"
 
 namespace shim {
 
@@ -25,9 +25,7 @@ namespace {
 std::vector<std::string> split_words(const std::string &text)
 {
 	std::vector<std::string> out;
-	std::istringstream in(text);
-	std::string w;
-	while (in >> w) {
+	for (std::string w : split_blank(text)) {
 		// "70%" -> "70" "%"
 		size_t pct;
 		while ((pct = w.find('%')) != std::string::npos) {

@@ -142,6 +142,12 @@ void errors(void **)
 	     "g.cfg:1: core parameter 'socket' bad socket port '99999'"},
 	    {"socket = udp:127.0.0.1:5060 bogus\n",
 	     "g.cfg:1: core parameter 'socket' unknown socket option 'bogus'"},
+	    {"socket = udp:127.0.0.1:5060 use_workers\n",
+	     "g.cfg:1: core parameter 'socket' socket option 'use_workers' needs a "
+	     "value"},
+	    {"udp_workers = 2 use_auto_scaling_profile P extra\n",
+	     "g.cfg:1: core parameter 'udp_workers' expects 'N "
+	     "[use_auto_scaling_profile NAME]'"},
 	    {"udp_workers = 2 use_profile X\n",
 	     "g.cfg:1: core parameter 'udp_workers' expects 'N "
 	     "[use_auto_scaling_profile NAME]'"},
