@@ -50,6 +50,15 @@ struct format {
 			if (p.spec) return true;
 		return false;
 	}
+	// The text itself when it is one plain part (or none), so a literal is
+	// read without building a copy; nullptr when it must be built.
+	const std::string *static_text() const
+	{
+		static const std::string empty;
+		if (parts.empty()) return &empty;
+		if (parts.size() == 1 && !parts[0].spec) return &parts[0].text;
+		return nullptr;
+	}
 	std::string literal() const
 	{
 		std::string r;

@@ -3,7 +3,7 @@
 // keeps its state (return code, $avp lists, $param frames) on the stack of
 // the calling thread; $var lives in a thread_local map.
 #include <cstring>
-#include <deque>
+#include <list>
 #include <map>
 #include <unordered_map>
 
@@ -35,7 +35,9 @@ struct run_ctx {
 	int depth = 0;
 	bool prof = false; // E_PROFILING_SCRIPT records for this run
 	std::map<std::string, std::vector<value>> avps; // newest at the back
-	std::deque<std::string> scratch; // strings handed to modules (stable)
+	// strings handed to modules (stable addresses; a list, unlike a deque,
+	// allocates nothing until used, and most runs never use it)
+	std::list<std::string> scratch;
 };
 
 thread_local run_ctx *t_ctx = nullptr;
@@ -179,6 +181,20 @@ bool truthy(const value &v)
 	return !v.s.empty();
 }
 
+// Whether the comparison `kind` holds for a three-way result c.
+bool holds(expr::kind_t kind, int c)
+{
+	switch (kind) {
+	case expr::EQ: return c == 0;
+	case expr::NE: return c != 0;
+	case expr::GT: return c > 0;
+	case expr::LT: return c < 0;
+	case expr::GE: return c >= 0;
+	case expr::LE: return c <= 0;
+	default: return false;
+	}
+}
+
 bool compare(const expr &e, run_ctx &ctx, const frame *fr)
 {
 	value a = eval(*e.l, ctx, fr);
@@ -202,6 +218,10 @@ bool compare(const expr &e, run_ctx &ctx, const frame *fr)
 		}
 		return e.kind == expr::RE ? m : !m;
 	}
+	// a string against a plain literal ($rU == "x"): compared in place
+	const std::string *lit =
+	    e.r->kind == expr::STR ? e.r->fmt.static_text() : nullptr;
+	if (lit && a.kind == value::STR) return holds(e.kind, a.s.compare(*lit));
 	value b = eval(*e.r, ctx, fr);
 	if (ctx.stop) return false;
 	if (a.kind == value::NUL || b.kind == value::NUL) {
@@ -217,23 +237,18 @@ bool compare(const expr &e, run_ctx &ctx, const frame *fr)
 		c = x < y ? -1 : x > y ? 1 : 0;
 	else if (a.kind == value::INT && b.kind == value::INT)
 		c = a.i < b.i ? -1 : a.i > b.i ? 1 : 0;
+	else if (a.kind == value::STR && b.kind == value::STR)
+		c = a.s.compare(b.s);
 	else
 		c = to_text(a).compare(to_text(b));
-	switch (e.kind) {
-	case expr::EQ: return c == 0;
-	case expr::NE: return c != 0;
-	case expr::GT: return c > 0;
-	case expr::LT: return c < 0;
-	case expr::GE: return c >= 0;
-	case expr::LE: return c <= 0;
-	default: return false;
-	}
+	return holds(e.kind, c);
 }
 
 value eval(const expr &e, run_ctx &ctx, const frame *fr)
 {
 	switch (e.kind) {
 	case expr::STR:
+		if (const std::string *t = e.fmt.static_text()) return value::of_str(*t);
 		return value::of_str(e.fmt.dynamic() ? expand(e.fmt, ctx, fr)
 		                                     : e.fmt.literal());
 	case expr::INT: return value::of_int(e.i);

@@ -16,6 +16,21 @@ namespace shim::mi {
 
 namespace {
 
+// Bytes that end a run of plain characters in a JSON string: control
+// characters, '"', '\\' and (for the parser, which checks UTF-8) the bytes
+// of multi-byte sequences. A table so the scan over a run is one load and
+// one test per byte.
+enum : unsigned char { kPlain = 0, kEscape = 1, kHigh = 2 };
+struct byte_classes {
+	unsigned char c[256];
+	constexpr byte_classes() : c()
+	{
+		for (int i = 0; i < 256; i++)
+			c[i] = i < 0x20 || i == '"' || i == '\\' ? kEscape : i >= 0x80 ? kHigh : kPlain;
+	}
+};
+constexpr byte_classes kBytes;
+
 constexpr int max_depth = 512;
 
 struct parser {
@@ -209,8 +224,7 @@ struct parser {
 			}
 			// plain ASCII run
 			const char *q = p;
-			while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20 &&
-			       (unsigned char)*q < 0x80)
+			while (q < end && kBytes.c[(unsigned char)*q] == kPlain)
 				q++;
 			s.append(p, (size_t)(q - p));
 			p = q;
@@ -492,7 +506,7 @@ void print_string(std::string_view s, W &out)
 	size_t run = 0; // start of the pending run of characters copied as is
 	for (size_t i = 0; i < s.size(); i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (kBytes.c[c] != kEscape)
 			continue;
 		out.put(s.data() + run, i - run);
 		run = i + 1;

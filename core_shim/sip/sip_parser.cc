@@ -49,10 +49,21 @@ inline bool is_token_char(unsigned char c)
 	}
 }
 
-inline bool ieq(const char *s, int len, const char *lit)
+// s[0..len) equals the lower-case literal `lit`, ASCII letters compared
+// without case; inline, as it runs for every header of every message.
+template <size_t N>
+inline bool ieq(const char *s, int len, const char (&lit)[N])
 {
-	int n = (int)strlen(lit);
-	return len == n && strncasecmp(s, lit, n) == 0;
+	if (len != (int)N - 1)
+		return false;
+	for (int i = 0; i < len; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c + ('a' - 'A'));
+		if (c != lit[i])
+			return false;
+	}
+	return true;
 }
 
 void trim(const char *&b, const char *&e)

@@ -95,6 +95,31 @@ void else_if_chain_and_pvars(void **)
 	                    "sip:a@x.org sip:b@y.org|-|-");
 }
 
+// Comparisons whose right side is a plain literal take a path that does not
+// copy it; each case here also holds (or fails) on the general path.
+void compare_against_literals(void **)
+{
+	fixture f("route {\n"
+	          " $var(r) = \"\";\n"
+	          " if ($rU == \"bob\") $var(r) = $var(r) + \"a\";\n"
+	          " if ($rU != \"bo\") $var(r) = $var(r) + \"b\";\n"
+	          " if ($rU < \"boc\" && $rU > \"boa\") $var(r) = $var(r) + \"c\";\n"
+	          " if ($rU <= \"bob\" && $rU >= \"bob\") $var(r) = $var(r) + \"d\";\n"
+	          " if ($rU == \"\") $var(r) = $var(r) + \"X\";\n"
+	          " if ($rU == \"$rU\") $var(r) = $var(r) + \"e\";\n"
+	          " $var(n) = 5;\n"
+	          " if ($var(n) == \"5\" && $var(n) < \"10\") $var(r) = $var(r) + \"f\";\n"
+	          " if ($var(unset) == \"bob\") $var(r) = $var(r) + \"Y\";\n"
+	          " if ($var(unset) != \"bob\") $var(r) = $var(r) + \"g\";\n"
+	          " t_echo(\"$var(r)\");\n"
+	          "}\n", "bob");
+	f.run();
+	assert_string_equal(last().c_str(), "abcdefg|-|-");
+	f.msg.ruri_user = str_init("bo");
+	f.run();
+	assert_string_equal(last().c_str(), "efg|-|-");
+}
+
 void while_and_arith(void **)
 {
 	fixture f("route {\n"
@@ -302,6 +327,7 @@ int main()
 	    cmocka_unit_test_setup(zero_in_condition_ends, setup),
 	    cmocka_unit_test_setup(exit_drop_and_flags, setup),
 	    cmocka_unit_test_setup(else_if_chain_and_pvars, setup),
+	    cmocka_unit_test_setup(compare_against_literals, setup),
 	    cmocka_unit_test_setup(while_and_arith, setup),
 	    cmocka_unit_test_setup(avp_is_lifo, setup),
 	    cmocka_unit_test_setup(subroutes_params_return, setup),
