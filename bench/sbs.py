@@ -218,17 +218,27 @@ def shim_host(name, build, tmp):
                 os.path.join(build, "modules") + "/", tmp)
 
 
-def nopoll_host(tmp):
-    """Our host with busy polling off (bench/shim.cfg with busy_poll_usec =
-    0): what polling buys, in the same run."""
+def variant_host(tmp, name, setting, value):
+    """Our host with one core setting of bench/shim.cfg changed: what that
+    setting buys, in the same run."""
     with open(os.path.join(ROOT, "bench", "shim.cfg")) as f:
-        text = re.sub(r"(?m)^busy_poll_usec\s*=.*$", "busy_poll_usec = 0", f.read())
-    cfg = os.path.join(tmp, "shim-nopoll.cfg")
+        text = re.sub(r"(?m)^%s\s*=.*$" % setting, "%s = %s" % (setting, value), f.read())
+    cfg = os.path.join(tmp, name + ".cfg")
     with open(cfg, "w") as f:
         f.write(text)
-    h = shim_host("shim-nopoll", BUILD, tmp)
+    h = shim_host(name, BUILD, tmp)
     h.cfg_template = cfg
     return h
+
+
+def nopoll_host(tmp):
+    """busy_poll_usec = 0."""
+    return variant_host(tmp, "shim-nopoll", "busy_poll_usec", "0")
+
+
+def nogso_host(tmp):
+    """udp_gso = no."""
+    return variant_host(tmp, "shim-nogso", "udp_gso", "no")
 
 
 def nostats_host(tmp):
@@ -780,7 +790,7 @@ def main():
     steal = {}    # label -> % of the machine's CPU time stolen during the step
     hosts = []
     nostats = None
-    nopoll = None
+    nopoll = nogso = None
     before = None
     try:
         hosts = make_hosts(tmp)
@@ -798,7 +808,8 @@ def main():
                 elif which == "floor":
                     if nopoll is None:
                         nopoll = nopoll_host(tmp)
-                    ghosts = hosts + [nopoll, FloorHost(tmp)]
+                        nogso = nogso_host(tmp)
+                    ghosts = hosts + [nopoll, nogso, FloorHost(tmp)]
                 elif which == "compat":
                     # steps with OpenSIPS's commands or events only
                     ghosts = [h for h in hosts if h.kind != "kamailio"]
@@ -854,12 +865,12 @@ def main():
                         h.stop()
     finally:
         for h in hosts + ([nostats] if nostats else []) + ([before] if before else []) + \
-                ([nopoll] if nopoll else []):
+                ([nopoll] if nopoll else []) + ([nogso] if nogso else []):
             h.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     peers = [h.name for h in hosts if h.name != "shim"]
-    for extra in ("shim-nopoll", "floor", "shim-nostats", "shim-before"):
+    for extra in ("shim-nopoll", "shim-nogso", "floor", "shim-nostats", "shim-before"):
         if any(extra in m for _, m in results):
             peers.append(extra)
     print()
@@ -868,8 +879,10 @@ def main():
              os.cpu_count(), args.rounds, args.duration))
     print("(cpu: the host's own CPU time per request, all threads and processes;")
     print(" steal: the machine's CPU time the hypervisor took during the step;")
-    print(" shim runs bench/shim.cfg, busy_poll_usec = %s; opensips: %s; Kamailio: %s)"
+    print(" shim runs bench/shim.cfg, busy_poll_usec = %s, udp_gso = %s; opensips: %s;"
+          " Kamailio: %s)"
           % (shim_cfg_setting("busy_poll_usec") or "0 (off)",
+             shim_cfg_setting("udp_gso") or "no",
              REF if "opensips" in peers else "not built",
              (kamailio_version() + " (Debian)") if "kamailio" in peers
              else "not installed"))

@@ -34,6 +34,7 @@
 #include "proc/threads.h"
 #include "profiling/prof_core.h"
 #include "net/resolve.h"
+#include "net/send_datagrams.h"
 #include "sip/sip_stats.h"
 #include "sip/tcp_receiver.h"
 #include "stats/stats.h"
@@ -260,6 +261,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_apply_cfg();
+	if (g_globals.udp_gso && udp_gso_stats_register() < 0) {
+		fprintf(stderr, "ERROR: cannot register the net statistics\n");
+		return 1;
+	}
 	pools_set_thresholds(g_globals.event_shm_threshold, g_globals.event_pkg_threshold);
 	if (modules_init(err) < 0) {
 		fprintf(stderr, "ERROR: module initialisation failed: %s\n", err.c_str());

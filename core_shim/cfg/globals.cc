@@ -217,6 +217,7 @@ const std::map<std::string, setter> &table()
 	t["auto_load_core_modules"] = bool_p(&g.auto_load_core_modules);
 	t["mi_list_aliases"] = bool_p(&g.mi_list_aliases);
 	t["shutdown_grace"] = int_p(&g.shutdown_grace);
+	t["udp_gso"] = bool_p(&g.udp_gso);
 	t["busy_poll_usec"] = [&g](const pval &v, std::string &msg) {
 		if (!v.is_int || v.i < 0 || v.i > 1000) {
 			msg = "expects microseconds (0..1000)";

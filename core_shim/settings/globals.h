@@ -53,6 +53,8 @@ struct core_globals {
 	// microseconds a receiver keeps polling its socket after a batch
 	// before it sleeps (include/opensips/net.h); 0 = off
 	int busy_poll_usec = 0;
+	// datagram batches may leave as UDP_SEGMENT sends (net/send_datagrams.cc)
+	bool udp_gso = false;
 };
 
 extern core_globals g_globals;

@@ -44,7 +44,9 @@ constexpr int kMaxDatagram = 65536;
 // gets its own datagram, same bytes, same socket, in order), except the
 // last few of a batch, sent one by one so a client with few requests in
 // flight refills while the rest are processed. A reply larger than a slot
-// is sent at once, after what was queued before it.
+// is sent at once, after what was queued before it. With udp_gso on, every
+// reply of a batch waits for its end: a client's replies then leave as one
+// segmented send (shim_send_datagrams).
 constexpr int kFlushTail = 4;
 constexpr int kSmallBatch = 8; // a batch this small is answered reply by reply
 constexpr size_t kOutSlot = 2048;   // an OPTIONS reply is ~400 bytes
@@ -82,18 +84,11 @@ thread_local receiver *t_batch = nullptr;
 
 void flush_replies(receiver *r)
 {
-	int done = 0;
-	while (done < r->nout) {
-		int k = sendmmsg(r->io.fd, r->out_hdrs + done, (unsigned)(r->nout - done), 0);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			LM_ERR("cannot send a SIP reply: %s", strerror(errno));
-			done++;
-			continue;
-		}
-		done += k;
-	}
+	int err = 0;
+	int lost = shim_send_datagrams(r->io.fd, r->out_hdrs, (unsigned)r->nout, 0, &err);
+	if (lost)
+		LM_ERR("cannot send %d SIP repl%s: %s", lost, lost == 1 ? "y" : "ies",
+		       strerror(err));
 	r->nout = 0;
 }
 
@@ -200,6 +195,7 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 		if (n <= 0)
 			return; // EAGAIN (another receiver took it) or a transient error
 		t_batch = r;
+		const bool gso = shim_udp_gso();
 		for (int i = 0; i < n; i++) {
 			char *buf = (char *)r->iovs[i].iov_base;
 			int len = (int)r->hdrs[i].msg_len;
@@ -211,7 +207,7 @@ void on_readable(struct ev_loop *, ev_io *w, int)
 			                r->hdrs[i].msg_hdr.msg_namelen);
 			SHIM_PROF_EXIT(SHIM_PROF_SIP, "reading done", 0);
 			SHIM_PROF_END(SHIM_PROF_SIP, 0);
-			if (n <= kSmallBatch || n - i <= kFlushTail)
+			if (!gso && (n <= kSmallBatch || n - i <= kFlushTail))
 				flush_replies(r);
 		}
 		flush_replies(r);

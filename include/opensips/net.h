@@ -126,6 +126,23 @@ struct mmsghdr;
 int shim_recvmmsg_poll(int fd, struct mmsghdr *v, unsigned int n, long long budget_ns,
                        long long *polled_ns);
 
+/* The core setting `udp_gso` (ours, default off, docs/internals/net.md):
+ * 1 when shim_send_datagrams() may hand runs of datagrams to the kernel as
+ * segmented sends (0 too once the kernel refused one in this process). */
+int shim_udp_gso(void);
+
+/* Sends v[0..n) on the datagram socket fd (sendmmsg, `flags` as for it),
+ * every message one datagram of the same bytes, each destination's
+ * datagrams in the order given. With udp_gso on, a run of datagrams of one
+ * size to one IPv4/IPv6 destination (the last of a run may be shorter, up
+ * to 1400 bytes each, one iovec each, no control data) goes to the kernel
+ * as one send with UDP_SEGMENT, and the kernel cuts it back into those
+ * datagrams. Returns how many datagrams could not be sent (0: all went);
+ * `*last_errno` (may be NULL) gets the errno of the last failure, and each
+ * message's msg_len the bytes sent of it, 0 for one that was not sent. */
+int shim_send_datagrams(int fd, struct mmsghdr *v, unsigned int n, int flags,
+                        int *last_errno);
+
 #ifdef __cplusplus
 }
 #endif

@@ -103,26 +103,20 @@ batch *my_batch()
 	return t_batch.get();
 }
 
-// Sends what the batch holds and sets the outcome of each of its events.
+// Sends what the batch holds (shim_send_datagrams: a udp subscriber's run
+// leaves as one segmented send when udp_gso is on) and sets the outcome of
+// each of its events. A datagram the kernel refuses (a full reader queue,
+// nobody on a unix path) is lost and counted, as one failed sendto; the
+// rest still go.
 void send_batch(batch *b, dgram_sock *ds, int fd, int *outcomes)
 {
-	int i = 0;
-	while (i < b->n) {
-		int r = sendmmsg(fd, &b->msgs[i], (unsigned int)(b->n - i),
-		                 MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (r > 0) {
-			for (int k = i; k < i + r; k++)
-				outcomes[b->event[k]] = EVI_OUTCOME_DELIVERED;
-			i += r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		// message i failed (a full reader queue, nobody on a unix path):
-		// lost and counted, as one failed sendto; the rest still tried
-		note_failure(ds, "sendto", r < 0 ? errno : EAGAIN);
-		outcomes[b->event[i]] = EVI_OUTCOME_FAILED;
-		i++;
+	int err = EAGAIN;
+	shim_send_datagrams(fd, b->msgs, (unsigned)b->n, MSG_DONTWAIT | MSG_NOSIGNAL, &err);
+	for (int k = 0; k < b->n; k++) {
+		bool sent = b->msgs[k].msg_len > 0;
+		outcomes[b->event[k]] = sent ? EVI_OUTCOME_DELIVERED : EVI_OUTCOME_FAILED;
+		if (!sent)
+			note_failure(ds, "sendto", err);
 	}
 	b->n = 0;
 	b->used = 0;

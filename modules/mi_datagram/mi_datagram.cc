@@ -296,22 +296,15 @@ reply handle_datagram(char *buf, size_t n)
 	return r;
 }
 
-// Sends out[0..n) with sendmmsg; a reply the kernel refuses is logged and
-// skipped, the rest still go.
+// Sends out[0..n) (shim_send_datagrams: segmented when udp_gso is on); a
+// reply the kernel refuses is logged, the rest still go.
 void send_replies(worker *w, int n)
 {
-	int done = 0;
-	while (done < n) {
-		int k = sendmmsg(g_fd, w->out + done, (unsigned)(n - done), MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			LM_ERR("cannot send MI reply: %s\n", strerror(errno));
-			done++; // the one that failed
-			continue;
-		}
-		done += k;
-	}
+	int err = 0;
+	int lost = shim_send_datagrams(g_fd, w->out, (unsigned)n, MSG_NOSIGNAL, &err);
+	if (lost)
+		LM_ERR("cannot send %d MI repl%s: %s\n", lost, lost == 1 ? "y" : "ies",
+		       strerror(err));
 }
 
 void on_readable(struct ev_loop *, ev_io *io, int)
@@ -345,6 +338,7 @@ void on_readable(struct ev_loop *, ev_io *io, int)
 			return;
 		}
 		int nout = 0;
+		const bool gso = shim_udp_gso();
 		for (int i = 0; i < n; i++) {
 			// a truncated datagram keeps its first buf_size bytes: it will
 			// not parse, and gets the parse error
@@ -369,7 +363,9 @@ void on_readable(struct ev_loop *, ev_io *io, int)
 			// A client with few requests in flight waits for each reply:
 			// send at once while the rest of the batch is small, so the
 			// client refills while we work; larger batches go out together.
-			if (n <= kSmallBatch || n - i <= kFlushTail || nout == kBatch) {
+			// With udp_gso on the whole batch goes at the end: a
+			// destination's replies leave as one segmented send.
+			if (!gso && (n <= kSmallBatch || n - i <= kFlushTail || nout == kBatch)) {
 				send_replies(w, nout);
 				for (int k = 0; k < nout; k++)
 					mi_free_reply(w->owned[k]);

@@ -1376,6 +1376,112 @@ def http_keepalive_checks(h):
         s.close()
 
 
+def test_udp_gso(runner):
+    """udp_gso = yes (docs/internals/net.md): a batch's replies to one client
+    leave as one segmented send, and the kernel cuts them back: every MI
+    and SIP reply, and every event to a UDP collector, still arrives once,
+    as its own datagram with its own bytes. net:udp_gso_* count the
+    segmented sends."""
+    name0 = "faults.udp_gso"
+    if not runner.wanted(name0):
+        return
+
+    def body():
+        with FaultHost("fgso", extra_globals="udp_gso = yes\n") as h:
+            h.serving("with udp_gso")
+            bad = []
+
+            def mi_client(k):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(2)
+                try:
+                    for burst in range(4):
+                        base = k * 10000 + burst * 100
+                        for i in range(64):  # pipelined: the host batches
+                            s.sendto((VERSION % (base + i)).encode(), ("127.0.0.1", h.mi_port))
+                        for i in range(64):  # each datagram one whole reply, in order
+                            got = s.recv(65535).decode()
+                            if not H.match_reply(VERSION_OK % (base + i), got):
+                                bad.append((k, base + i, got[:200]))
+                                return
+                except (OSError, ValueError) as e:
+                    bad.append((k, repr(e)))
+                finally:
+                    s.close()
+
+            def sip_client(k):
+                s = H.sip_socket()
+                s.settimeout(2)
+                try:
+                    lport = s.getsockname()[1]
+                    sent = []
+                    for i in range(64):
+                        data, cid, _ = H.sip_options("gso%d" % i, h.sip_port, lport,
+                                                     call_id="gso-%d-%d@t" % (k, i))
+                        sent.append(cid)
+                        s.sendto(data, ("127.0.0.1", h.sip_port))
+                    got = []
+                    for _ in range(64):
+                        rep = s.recv(65535).decode()
+                        if not rep.startswith("SIP/2.0 200 OK\r\n") or rep.count("SIP/2.0 ") != 1 \
+                                or not rep.endswith("\r\n\r\n"):
+                            bad.append((k, rep[:200]))
+                            return
+                        got.append(re.search(r"\r\nCall-ID: ([^\r]+)\r\n", rep).group(1))
+                    if got != sent:  # one client's replies keep their order
+                        bad.append((k, "order", got[:5], sent[:5]))
+                except (OSError, AttributeError) as e:
+                    bad.append((k, repr(e)))
+                finally:
+                    s.close()
+
+            ts = [threading.Thread(target=mi_client, args=(k,)) for k in range(1, 4)]
+            ts += [threading.Thread(target=sip_client, args=(k,)) for k in range(1, 4)]
+            for th in ts:
+                th.start()
+            for th in ts:
+                th.join(30)
+            check(not bad, bad[:5])
+            # events: a burst's notifications to one collector, one a datagram
+            col = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            col.bind(("127.0.0.1", 0))
+            col.settimeout(3)
+            sock = "udp:127.0.0.1:%d" % col.getsockname()[1]
+            try:
+                h.subscribe(sock)
+                got = 0
+                try:
+                    for _ in range(10):
+                        h.burst(30)
+                        for _ in range(30):
+                            json.loads(col.recv(65535))
+                            got += 1
+                except socket.timeout:
+                    pass
+                st = h.settle(sock)
+                check(got == 300, "collector got %d of 300: %s" % (got, st))
+                check(st["delivered"] == 300 and st["dropped"] == 0 and st["failed"] == 0, st)
+                h.subscribe(sock, expire=0)
+            finally:
+                col.close()
+            stats = h.call("get_statistics", [["net:"]]).get("result", {})
+            sends = stats.get("net:udp_gso_sends", 0)
+            dgrams = stats.get("net:udp_gso_datagrams", 0)
+            check(sends > 0 and dgrams >= 2 * sends, stats)
+            check("refused a segmented" not in h.log(), h.log_tail())
+            h.serving("after the udp_gso checks")
+    runner.run(name0 + " udp_gso = yes: pipelined MI and SIP from six clients and event "
+               "bursts, every reply and event its own datagram, once, in order; "
+               "net:udp_gso_* count the segmented sends", body)
+
+    def off_by_default():
+        with FaultHost("fgsooff") as h:
+            h.serving("without udp_gso")
+            r = h.call("get_statistics", [["net:"]])
+            check("net:udp_gso_sends" not in json.dumps(r), r)
+    runner.run(name0 + " off by default: no net:udp_gso_* statistics", off_by_default)
+
+
 def test_busy_poll(runner):
     """busy_poll_usec (docs/internals/performance.md): the receivers poll
     their sockets after a batch. Everything is still answered once, in
@@ -1505,6 +1611,7 @@ def test_busy_poll(runner):
 def run(runner):
     test_subscribers(runner)
     test_busy_poll(runner)
+    test_udp_gso(runner)
     test_mi(runner)
     test_fifo_sighup(runner)
     test_sip(runner)

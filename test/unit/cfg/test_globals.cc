@@ -1,4 +1,5 @@
 // Unit tests of the core parameters (core_shim/cfg/globals.cc, spec §7.1).
+#include "opensips/net.h"
 #include "settings/globals.h"
 
 #include "cfg_util.h"
@@ -34,7 +35,8 @@ void numbers_and_bools(void **)
 	                       "log_event_enabled = 1\n"
 	                       "mi_list_aliases = YES\n"
 	                       "event_pkg_threshold = 1; event_shm_threshold = 010\n"
-	                       "busy_poll_usec = 50\n",
+	                       "busy_poll_usec = 50\n"
+	                       "udp_gso = yes\n",
 	                       err),
 	                 0);
 	assert_false(g_globals.auto_load_core_modules);
@@ -52,6 +54,8 @@ void numbers_and_bools(void **)
 	assert_int_equal(g_globals.event_pkg_threshold, 1);
 	assert_int_equal(g_globals.event_shm_threshold, 8);
 	assert_int_equal(g_globals.busy_poll_usec, 50);
+	assert_true(g_globals.udp_gso);
+	assert_int_equal(shim_udp_gso(), 1);
 	shim::log_set_stderr(true);
 	shim::log_set_global_level(2);
 }
@@ -162,6 +166,8 @@ void errors(void **)
 	     "g.cfg:1: core parameter 'busy_poll_usec' expects microseconds (0..1000)"},
 	    {"busy_poll_usec = -1\n",
 	     "g.cfg:1: core parameter 'busy_poll_usec' expects microseconds (0..1000)"},
+	    {"udp_gso = \"sometimes\"\n",
+	     "g.cfg:1: core parameter 'udp_gso' expects a boolean (yes/no)"},
 	};
 	for (auto &c : cases) {
 		cfgtest::reset_host();
