@@ -1380,8 +1380,8 @@ def test_udp_gso(runner):
     """udp_gso = yes (docs/internals/net.md): a batch's replies to one client
     leave as one segmented send, and the kernel cuts them back: every MI
     and SIP reply, and every event to a UDP collector, still arrives once,
-    as its own datagram with its own bytes. net:udp_gso_* count the
-    segmented sends."""
+    as its own datagram with its own bytes (in order from the one MI
+    thread). net:udp_gso_* count the segmented sends."""
     name0 = "faults.udp_gso"
     if not runner.wanted(name0):
         return
@@ -1428,8 +1428,12 @@ def test_udp_gso(runner):
                             bad.append((k, rep[:200]))
                             return
                         got.append(re.search(r"\r\nCall-ID: ([^\r]+)\r\n", rep).group(1))
-                    if got != sent:  # one client's replies keep their order
-                        bad.append((k, "order", got[:5], sent[:5]))
+                    # each once; two SIP receivers share the socket, so
+                    # a client's replies may come in another order (as
+                    # with OpenSIPS's UDP children)
+                    if sorted(got) != sorted(sent):
+                        bad.append((k, "replies", sorted(set(sent) - set(got))[:5],
+                                    len(got), len(set(got))))
                 except (OSError, AttributeError) as e:
                     bad.append((k, repr(e)))
                 finally:
@@ -1471,7 +1475,7 @@ def test_udp_gso(runner):
             check("refused a segmented" not in h.log(), h.log_tail())
             h.serving("after the udp_gso checks")
     runner.run(name0 + " udp_gso = yes: pipelined MI and SIP from six clients and event "
-               "bursts, every reply and event its own datagram, once, in order; "
+               "bursts, every reply and event its own datagram, once (MI in order); "
                "net:udp_gso_* count the segmented sends", body)
 
     def off_by_default():
