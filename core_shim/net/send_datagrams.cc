@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <memory>
+#include <new>
 
 #include "net/send_datagrams.h"
 #include "opensips/dprint.h"
@@ -58,7 +60,9 @@ struct scratch {
 	alignas(cmsghdr) char ctl[kChunk][CMSG_SPACE(sizeof(uint16_t))];
 	bool refused[kChunk];
 };
-thread_local scratch t_s;
+// Allocated by the first segmented send of a thread, not in every
+// thread's TLS block (which each thread start zeroes: ~10 KB a thread).
+thread_local std::unique_ptr<scratch> t_s;
 
 bool groupable(const msghdr &h)
 {
@@ -96,9 +100,24 @@ void send_all(int fd, mmsghdr *m, unsigned n, int flags, F fail)
 	}
 }
 
+unsigned send_plain(int fd, mmsghdr *v, unsigned n, int flags, int *err)
+{
+	unsigned failed = 0;
+	send_all(fd, v, n, flags, [&](unsigned i) {
+		v[i].msg_len = 0;
+		failed++;
+		*err = errno;
+	});
+	return failed;
+}
+
 unsigned send_chunk(int fd, mmsghdr *v, unsigned n, int flags, int *err)
 {
-	scratch &s = t_s;
+	if (!t_s)
+		t_s.reset(new (std::nothrow) scratch);
+	if (!t_s)
+		return send_plain(fd, v, n, flags, err); // no memory: one by one
+	scratch &s = *t_s;
 	unsigned ng = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const msghdr &h = v[i].msg_hdr;
@@ -222,15 +241,9 @@ extern "C" int shim_send_datagrams(int fd, struct mmsghdr *v, unsigned int n, in
 {
 	int dummy = 0;
 	int *err = last_errno ? last_errno : &dummy;
+	if (!shim_udp_gso() || n < 2)
+		return (int)send_plain(fd, v, n, flags, err);
 	unsigned failed = 0;
-	if (!shim_udp_gso() || n < 2) {
-		send_all(fd, v, n, flags, [&](unsigned i) {
-			v[i].msg_len = 0;
-			failed++;
-			*err = errno;
-		});
-		return (int)failed;
-	}
 	for (unsigned off = 0; off < n; off += kChunk) {
 		unsigned m = n - off < kChunk ? n - off : kChunk;
 		failed += send_chunk(fd, v + off, m, flags, err);
