@@ -1376,6 +1376,34 @@ def http_keepalive_checks(h):
         s.close()
 
 
+def check_event_bursts(h, bursts=10, n=30):
+    """Raises `bursts` bursts of n events to a fresh UDP collector: each
+    datagram is one whole notification, and all of them arrive, are
+    counted as delivered, none dropped or failed."""
+    col = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    col.bind(("127.0.0.1", 0))
+    col.settimeout(3)
+    sock = "udp:127.0.0.1:%d" % col.getsockname()[1]
+    want = bursts * n
+    try:
+        h.subscribe(sock)
+        got = 0
+        try:
+            for _ in range(bursts):
+                h.burst(n)
+                for _ in range(n):  # one notification a datagram
+                    json.loads(col.recv(65535))
+                    got += 1
+        except socket.timeout:
+            pass
+        st = h.settle(sock)
+        check(got == want, "collector got %d of %d: %s" % (got, want, st))
+        check(st["delivered"] == want and st["dropped"] == 0 and st["failed"] == 0, st)
+        h.subscribe(sock, expire=0)
+    finally:
+        col.close()
+
+
 def test_udp_gso(runner):
     """udp_gso = yes (docs/internals/net.md): a batch's replies to one client
     leave as one segmented send, and the kernel cuts them back: every MI
@@ -1447,27 +1475,7 @@ def test_udp_gso(runner):
                 th.join(30)
             check(not bad, bad[:5])
             # events: a burst's notifications to one collector, one a datagram
-            col = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            col.bind(("127.0.0.1", 0))
-            col.settimeout(3)
-            sock = "udp:127.0.0.1:%d" % col.getsockname()[1]
-            try:
-                h.subscribe(sock)
-                got = 0
-                try:
-                    for _ in range(10):
-                        h.burst(30)
-                        for _ in range(30):
-                            json.loads(col.recv(65535))
-                            got += 1
-                except socket.timeout:
-                    pass
-                st = h.settle(sock)
-                check(got == 300, "collector got %d of 300: %s" % (got, st))
-                check(st["delivered"] == 300 and st["dropped"] == 0 and st["failed"] == 0, st)
-                h.subscribe(sock, expire=0)
-            finally:
-                col.close()
+            check_event_bursts(h)
             stats = h.call("get_statistics", [["net:"]]).get("result", {})
             sends = stats.get("net:udp_gso_sends", 0)
             dgrams = stats.get("net:udp_gso_datagrams", 0)
@@ -1523,27 +1531,7 @@ def test_busy_poll(runner):
             http_keepalive_checks(h)
             # the EVI sender polls its queues too: every event of bursts
             # raised one after the other reaches a UDP collector
-            col = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            col.bind(("127.0.0.1", 0))
-            col.settimeout(3)
-            sock = "udp:127.0.0.1:%d" % col.getsockname()[1]
-            try:
-                h.subscribe(sock)
-                got = 0
-                try:
-                    for _ in range(10):
-                        h.burst(30)
-                        for _ in range(30):  # one notification a datagram
-                            json.loads(col.recv(65535))
-                            got += 1
-                except socket.timeout:
-                    pass
-                st = h.settle(sock)
-                check(got == 300, "collector got %d of 300: %s" % (got, st))
-                check(st["delivered"] == 300 and st["dropped"] == 0 and st["failed"] == 0, st)
-                h.subscribe(sock, expire=0)
-            finally:
-                col.close()
+            check_event_bursts(h)
             check_idle(h)
             h.serving("after the polling checks")
     runner.run(name0 + " busy_poll_usec = 1000: MI datagram, SIP, FIFO and HTTP "
