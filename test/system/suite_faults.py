@@ -1474,6 +1474,26 @@ def test_udp_gso(runner):
             for th in ts:
                 th.join(30)
             check(not bad, bad[:5])
+            # sipp, the SIP load tool operators run: 3,000 OPTIONS at
+            # 3,000/s from one socket; a reply it cannot match (two in one
+            # datagram) fails its call, with no retransmission to hide it
+            sipp = shutil.which("sipp")
+            check(sipp, "sipp is not installed (tools/install-deps.sh)")
+
+            def gso_datagrams():
+                r = h.call("get_statistics", [["net:udp_gso_datagrams"]])
+                return r.get("result", {}).get("net:udp_gso_datagrams", 0)
+            before = gso_datagrams()
+            p = subprocess.run(
+                [sipp, "127.0.0.1:%d" % h.sip_port, "-sf",
+                 os.path.join(os.path.dirname(os.path.abspath(__file__)), "options-200.xml"),
+                 "-s", "gso", "-m", "3000", "-r", "3000", "-l", "200", "-i", "127.0.0.1",
+                 "-p", str(H.free_port()), "-nostdin", "-max_retrans", "0",
+                 "-timeout", "30s", "-timeout_error", "-recv_timeout", "3000"],
+                capture_output=True, timeout=60, cwd=h.run_dir, stdin=subprocess.DEVNULL)
+            check(p.returncode == 0, "sipp exit %d\n%s" % (
+                p.returncode, p.stdout.decode(errors="replace")[-1500:]))
+            check(gso_datagrams() > before, "no segmented send during the sipp run")
             # events: a burst's notifications to one collector, one a datagram
             check_event_bursts(h)
             stats = h.call("get_statistics", [["net:"]]).get("result", {})
@@ -1483,7 +1503,8 @@ def test_udp_gso(runner):
             check("refused a segmented" not in h.log(), h.log_tail())
             h.serving("after the udp_gso checks")
     runner.run(name0 + " udp_gso = yes: pipelined MI and SIP from six clients and event "
-               "bursts, every reply and event its own datagram, once (MI in order); "
+               "bursts, sipp at 3,000/s, every reply and event its own datagram, "
+               "once (MI in order); "
                "net:udp_gso_* count the segmented sends", body)
 
     def off_by_default():
