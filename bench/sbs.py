@@ -241,6 +241,21 @@ def nogso_host(tmp):
     return variant_host(tmp, "shim-nogso", "udp_gso", "no")
 
 
+def env_variants(tmp):
+    """BENCH_VARIANTS="name:setting=value,...": more variants of our host
+    beside shim-nopoll and shim-nogso in the core group (for trying a
+    setting out in the same run)."""
+    out = []
+    for spec in filter(None, os.environ.get("BENCH_VARIANTS", "").split(",")):
+        name, _, kv = spec.partition(":")
+        setting, _, value = kv.partition("=")
+        if not name or not setting:
+            log("BENCH_VARIANTS: '%s' is not name:setting=value; skipped" % spec)
+            continue
+        out.append(variant_host(tmp, name, setting, value))
+    return out
+
+
 def nostats_host(tmp):
     """Our host built with update_stat() compiled out (make STATS_OFF=1)."""
     rc = subprocess.run(["make", "-s", "-C", ROOT, "-j2", "STATS_OFF=1", "all"],
@@ -791,6 +806,7 @@ def main():
     hosts = []
     nostats = None
     nopoll = nogso = None
+    variants = []
     before = None
     try:
         hosts = make_hosts(tmp)
@@ -809,7 +825,8 @@ def main():
                     if nopoll is None:
                         nopoll = nopoll_host(tmp)
                         nogso = nogso_host(tmp)
-                    ghosts = hosts + [nopoll, nogso, FloorHost(tmp)]
+                        variants = env_variants(tmp)
+                    ghosts = hosts + [nopoll, nogso] + variants + [FloorHost(tmp)]
                 elif which == "compat":
                     # steps with OpenSIPS's commands or events only
                     ghosts = [h for h in hosts if h.kind != "kamailio"]
@@ -849,6 +866,8 @@ def main():
                                     raise RuntimeError("%s died during '%s':\n%s"
                                                        % (h.name, label, h.tail()))
                                 got[h.name].append(v)
+                                if os.environ.get("BENCH_VERBOSE"):
+                                    log("  round %d %s %s" % (r + 1, h.name, fmt(v)))
                                 errs[h.name] += e
                         st1 = cpu_ticks()
                         if st1[1] - st0[1] >= 100:  # under ~0.5 s: too few ticks to say
@@ -865,12 +884,13 @@ def main():
                         h.stop()
     finally:
         for h in hosts + ([nostats] if nostats else []) + ([before] if before else []) + \
-                ([nopoll] if nopoll else []) + ([nogso] if nogso else []):
+                ([nopoll] if nopoll else []) + ([nogso] if nogso else []) + variants:
             h.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     peers = [h.name for h in hosts if h.name != "shim"]
-    for extra in ("shim-nopoll", "shim-nogso", "floor", "shim-nostats", "shim-before"):
+    for extra in ["shim-nopoll", "shim-nogso"] + [v.name for v in variants] + \
+            ["floor", "shim-nostats", "shim-before"]:
         if any(extra in m for _, m in results):
             peers.append(extra)
     print()
