@@ -65,60 +65,63 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
-def free_port(kind=socket.SOCK_DGRAM):
-    """A currently free loopback port (bind to 0, read it, close)."""
-    s = socket.socket(socket.AF_INET, kind)
+_handed_out = set()
+
+
+def _ephemeral_low():
     try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port, kinds):
+    for kind in kinds:
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def _pick_port(kinds):
+    """A loopback port below the kernel's ephemeral range, bindable now for
+    every socket kind in `kinds` and not handed out before in this run.
+    Below that range no connect() or bind-to-0 of any process (clients,
+    brokers, the host's own event sockets) can take it between the pick
+    and the host's bind, which a port read back from bind-to-0 allowed
+    (seen in CI: a host's tcp listener refused with EADDRINUSE)."""
+    import random
+    top = max(10001, min(_ephemeral_low(), 65536))
+    for _ in range(500):
+        port = random.randrange(10000, top)
+        if port in _handed_out or not _bindable(port, kinds):
+            continue
+        _handed_out.add(port)
+        return port
+    raise OSError("no loopback port free below %d" % top)
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    """A free loopback port for a listener of `kind` (UDP by default)."""
+    return _pick_port((kind,))
 
 
 def free_port_both():
     """A loopback port free for UDP and TCP at once (cfgs that listen on
     udp: and tcp: with the same port, as the reference does)."""
-    for _ in range(50):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            try:
-                t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-        finally:
-            u.close()
-            t.close()
-    raise OSError("no loopback port free for both UDP and TCP")
+    return _pick_port((socket.SOCK_DGRAM, socket.SOCK_STREAM))
 
 
 def unused_port():
-    """A free UDP loopback port below the kernel's ephemeral range, for
-    "nobody listens here" tests: a port from free_port() can be handed to
-    a test client's own socket a moment later, which then receives the
-    events meant for nobody."""
-    import random
-    low = 32768
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    top = max(10001, min(low, 65536))
-    for _ in range(200):
-        port = random.randrange(10000, top)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise OSError("no unused UDP port below %d" % top)
+    """A free UDP loopback port nothing will listen on, for "nobody listens
+    here" tests; it is never handed out again in this run, and no client
+    socket is given it by the kernel (it lies below the ephemeral range)."""
+    return _pick_port((socket.SOCK_DGRAM,))
 
 
 def read_jsonl(name):
@@ -135,10 +138,8 @@ class Host:
     def __init__(self, cfg, subs=None, name="host", extra_args=None,
                  mi_port=None, sip_port=None):
         self.run_dir = tempfile.mkdtemp(prefix="shim-%s-" % name[:12])
-        self.sip_port = sip_port or free_port()
+        self.sip_port = sip_port or free_port_both()
         self.mi_port = mi_port or free_port()
-        while self.mi_port == self.sip_port:
-            self.mi_port = free_port()
         self.fifo = os.path.join(self.run_dir, "opensips_fifo")
         self.subs = {
             "@SIP_PORT@": str(self.sip_port),
