@@ -218,7 +218,6 @@ class TcpCollector(Collector):
 
 def ev_host(name, extra_globals="", extra_modules="", routes="", cfg=EV_CFG,
             **kw):
-    kw.setdefault("sip_port", H.free_port_both())
     return H.Host(cfg, subs={"@EXTRA_GLOBALS@": extra_globals,
                              "@EXTRA_MODULES@": extra_modules,
                              "@EVENT_ROUTES@": routes}, name=name, **kw)

@@ -60,8 +60,7 @@ class FaultHost(H.Host):
         super().__init__(CFG, subs={"@HTTP_PORT@": str(self.http_port),
                                     "@EXTRA_GLOBALS@": extra_globals,
                                     "@EXTRA_MODULES@": extra_modules},
-                         name=name, extra_args=extra_args,
-                         sip_port=H.free_port_both())
+                         name=name, extra_args=extra_args)
 
     def start(self, ready_timeout=10.0):
         if not self.user:

@@ -172,7 +172,6 @@ class Collector:
 def khost(name, broker=None, extra_globals="", extra_modules="", routes="",
           cfg=CFG, **kw):
     """A host of test/cfg/kafka.cfg; broker_id k1 -> `broker` (host:port/topic)."""
-    kw.setdefault("sip_port", H.free_port_both())
     if broker is None:
         broker = "%s/unused" % MOCK_CLUSTER.boot
     return H.Host(cfg, subs={"@EXTRA_GLOBALS@": extra_globals,

@@ -51,7 +51,6 @@ def rmq_host(name, broker, extra="", globals_="", routes="", **kw):
             '"[srvbad] uri = amqp://guest:wrong@127.0.0.1:%d")\n'
             % (broker.port if broker else H.unused_port(),
                broker.port if broker else H.unused_port())) + extra
-    kw.setdefault("sip_port", H.free_port_both())
     return H.Host(CFG, subs={"@EXTRA_MODULES@": mods,
                              "@EXTRA_GLOBALS@": globals_,
                              "@EVENT_ROUTES@": routes}, name=name, **kw)
@@ -162,7 +161,7 @@ def test_autoscale(runner, lz):
         b = lz.get()
         h = H.Host(EV.AS_CFG, subs={"@EXTRA_MODULES@": 'loadmodule "event_rabbitmq.so"\n',
                                     "@EVENT_ROUTES@": ""},
-                   name="rmq-as", sip_port=H.free_port_both())
+                   name="rmq-as")
         col = EV.UdpCollector().start()
         c = Consumer(b, "ev-autoscale")
         c.purge()

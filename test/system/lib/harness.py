@@ -107,7 +107,9 @@ def _pick_port(kinds):
 
 
 def free_port(kind=socket.SOCK_DGRAM):
-    """A free loopback port for a listener of `kind` (UDP by default)."""
+    """A free loopback port for a listener of `kind` (UDP by default).
+    Host() takes its SIP port from free_port_both(): its cfgs may listen on
+    udp: and tcp: at that one port."""
     return _pick_port((kind,))
 
 
